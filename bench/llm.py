@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stream": True,
     }
     host, _, port = args.direct.partition(":")
-    direct = (lambda: http.client.HTTPConnection(host, int(port or 80), timeout=120), "/v1/chat/completions", {})
+    direct: tuple[Any, str, dict[str, str]] = (lambda: http.client.HTTPConnection(host, int(port or 80), timeout=120), "/v1/chat/completions", {})
     context = ssl.create_default_context(cafile=args.ca) if args.ca else ssl.create_default_context()
-    edge = (
+    edge: tuple[Any, str, dict[str, str]] = (
         lambda: PinnedHTTPSConnection(args.edge_host, args.edge_address, 443, context, 120),
         "/llm/v1/chat/completions",
         {"Authorization": f"Bearer {args.key}"},

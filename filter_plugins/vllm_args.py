@@ -51,7 +51,8 @@ def model_shape(config: Any) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise AnsibleFilterError(f"vllm_model_config must be a dict (config.json), got {type(config).__name__}")
     # Multimodal wrappers keep the language model's shape under text_config.
-    source = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text_config = config.get("text_config")
+    source: dict[str, Any] = text_config if isinstance(text_config, dict) else config
     merged = {**config, **source}
     heads = _config_int(merged, "num_attention_heads")
     hidden = _config_int(merged, "hidden_size")
@@ -60,7 +61,7 @@ def model_shape(config: Any) -> dict[str, Any]:
         "kv_heads": _config_int(merged, "num_key_value_heads", heads),
         "hidden": hidden,
         "layers": _config_int(merged, "num_hidden_layers"),
-        "head_dim": _config_int(merged, "head_dim", hidden // heads) if merged.get("head_dim") else hidden // heads,
+        "head_dim": _config_int(merged, "head_dim") if merged.get("head_dim") else hidden // heads,
         "intermediate": _config_int(merged, "intermediate_size", 4 * hidden),
         "vocab": _config_int(merged, "vocab_size"),
         "max_position": _config_int(merged, "max_position_embeddings"),

@@ -47,7 +47,7 @@ options:
     default: 2097152
   backup_dir:
     description:
-      - Where copies of touched files go before a rewrite.
+      - Where copies of touched files go (under C(files/), next to C(MANIFEST.json)) before a rewrite.
       - Defaults to C(<path>/.hearth/purge-backup/<UTC timestamp>).
     type: path
 attributes:
@@ -173,7 +173,7 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
         module.fail_json(msg="ghcr_owner must be set (the GitHub user or organisation that owns "
                              f"the GHCR images) to rewrite {len(needs_owner)} ECR reference(s)",
                          **result)
-    plans = plan_fixes(root, findings)
+    plans = plan_fixes(root, findings, opts)
     result["changed"] = bool(plans)
     result["changed_files"] = [p.path for p in plans if p.after is not None]
     result["deleted_files"] = [p.path for p in plans if p.after is None]

@@ -390,9 +390,9 @@ def _python_import_offset(text: str) -> Optional[int]:
         return None
     last_line = 0
     for index, node in enumerate(tree.body):
-        is_doc = (index == 0 and isinstance(node, ast.Expr) and
-                  isinstance(getattr(node, "value", None), ast.Constant) and
-                  isinstance(node.value.value, str))
+        value = node.value if isinstance(node, ast.Expr) else None
+        is_doc = (index == 0 and isinstance(value, ast.Constant) and
+                  isinstance(value.value, str))
         is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
         if not (is_doc or is_future):
             break
@@ -417,6 +417,8 @@ Emit = Callable[..., None]
 
 
 def _detect_ecr(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
+    if ".ecr" not in str(role["low"]):
+        return
     owner = opts.ghcr_owner.lower() or "<owner>"
     for m in RE_ECR.finditer(text):
         if m.group("repo"):
@@ -443,12 +445,15 @@ def _detect_ecr(text: str, role: Dict[str, object], emit: Emit, opts: Options) -
 
 
 def _detect_s3(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
-    for m in RE_S3_URI.finditer(text):
+    low = str(role["low"])
+    if "s3" not in low:
+        return
+    for m in RE_S3_URI.finditer(text) if "://" in low else ():
         hint = KINDS["s3-uri"][1]
         if m.group("scheme").lower() == "s3n":
             hint = "s3n:// is gone from Hadoop 3: use s3a:// with fs.s3a.endpoint (MinIO)"
         emit(m.start(), "s3-uri", m.group(0)[:160], hint)
-    for regex in (RE_S3_VHOST, RE_S3_PATH):
+    for regex in (RE_S3_VHOST, RE_S3_PATH) if "amazonaws.com" in low else ():
         for m in regex.finditer(text):
             rest = f"/{m.group('bucket')}{m.group('path') or ''}"
             if not m.group("web"):
@@ -467,6 +472,9 @@ def _detect_db(text: str, role: Dict[str, object], emit: Emit, opts: Options) ->
                                             "POSTGRES_HOST"),
                                            (RE_CACHE, "elasticache-endpoint", "REDIS_URL",
                                             "REDIS_HOST")):
+        marker = ".rds.amazonaws." if regex is RE_RDS else ".cache.amazonaws."
+        if marker not in str(role["low"]):
+            continue
         for m in regex.finditer(text):
             evidence = mask_userinfo(m.group(0))[:160]
             scheme = (m.group("scheme") or "").lower()
@@ -499,11 +507,13 @@ def _arn_hint(service: str) -> str:
 
 
 def _detect_ids(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
-    for m in RE_ARN.finditer(text):
+    low = str(role["low"])
+    for m in RE_ARN.finditer(text) if "arn:aws" in low else ():
         emit(m.start(), "arn", m.group(0)[:160], _arn_hint(m.group("service")))
-    for m in RE_KEY_ID.finditer(text):
+    for m in RE_KEY_ID.finditer(text) if ("akia" in low or "asia" in low or "abia" in low or
+                                          "acca" in low) else ():
         emit(m.start(), "access-key-id", mask_secret(m.group("key")), KINDS["access-key-id"][1])
-    for m in RE_SECRET.finditer(text):
+    for m in RE_SECRET.finditer(text) if "secret" in low else ():
         emit(m.start(), "secret-access-key",
              f"{m.group('name')}={mask_secret(m.group('secret'), 0, 0)}",
              KINDS["secret-access-key"][1])
@@ -521,7 +531,7 @@ _VAR_HINTS = {
 
 
 def _detect_vars(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
-    if not role["vars"]:
+    if not role["vars"] or "AWS_" not in text:
         return
     for m in RE_AWS_VAR.finditer(text):
         name = m.group(0)
@@ -538,7 +548,8 @@ _ACTION_HINTS = {
 
 
 def _detect_actions(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
-    if not role["workflow"] and role["lower"] not in ("action.yml", "action.yaml"):
+    if not role["workflow"] and role["lower"] not in ("action.yml", "action.yaml") or \
+            "aws-actions/" not in text:
         return
     for m in RE_AWS_ACTION.finditer(text):
         action = m.group("action")
@@ -558,7 +569,8 @@ SHELL_NAMES = frozenset({"dockerfile", "makefile", "justfile", "procfile"})
 
 def _detect_cli(text: str, role: Dict[str, object], emit: Emit, opts: Options) -> None:
     if not (role["lang"] == "shell" or role["workflow"] or role["lower"] in SHELL_NAMES or
-            str(role["lower"]).startswith("dockerfile") or role["suffix"] == ".mk"):
+            str(role["lower"]).startswith("dockerfile") or role["suffix"] == ".mk") or \
+            "aws" not in text:
         return
     for m in RE_CLI.finditer(text):
         svc = m.group("svc")
@@ -719,6 +731,7 @@ def scan_text(text: str, relpath: str, opts: Optional[Options] = None) -> List[F
     """Every finding in one file's text, in order of position."""
     opts = opts or Options()
     role = file_role(relpath)
+    role["low"] = text.lower()
     lines = _Lines(text)
     findings: List[Finding] = []
     seen_lines: set = set()
@@ -770,6 +783,7 @@ def iter_files(root: str, opts: Options, stats: ScanStats) -> Iterator[Tuple[str
     is read and nothing inside is read twice; they are counted as skipped.
     """
     stack = [root]
+    prefix = len(os.path.join(root, ""))
     while stack:
         current = stack.pop()
         try:
@@ -798,7 +812,7 @@ def iter_files(root: str, opts: Options, stats: ScanStats) -> Iterator[Tuple[str
             if size > opts.max_file_size:
                 stats.skipped_large += 1
                 continue
-            yield entry.path, os.path.relpath(entry.path, root), size
+            yield entry.path, entry.path[prefix:], size
 
 
 def _read_candidate(path: str, name: str, stats: ScanStats) -> Optional[str]:
@@ -857,8 +871,27 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return "".join(out)
 
 
-def plan_file(text: str, findings: Sequence[Finding], path: str = "") -> Optional[str]:
-    """New contents for one file, or None when it is to be deleted."""
+def plan_file(text: str, findings: Sequence[Finding], path: str = "",
+              opts: Optional[Options] = None) -> Optional[str]:
+    """New contents for one file, or None when it is to be deleted.
+
+    Overlapping matches (an ECR reference inside an S3 URL's path, say) keep only the first
+    edit in one pass, so passes repeat, rescanning in between, until nothing fixable is left:
+    a later run of the purge then has nothing to do.
+    """
+    after = _plan_once(text, findings, path)
+    for _ in range(4):
+        if after is None or after == text:
+            break
+        again = [f for f in scan_text(after, path, opts) if f.fixable]
+        if not again:
+            break
+        text, after = after, _plan_once(after, again, path)
+    return after
+
+
+def _plan_once(text: str, findings: Sequence[Finding], path: str) -> Optional[str]:
+    """One pass of :func:`plan_file`: apply the non-overlapping edits of ``findings``."""
     fixable = [f for f in findings if f.fixable]
     if any(f.delete_file for f in fixable):
         return None
@@ -875,7 +908,8 @@ def plan_file(text: str, findings: Sequence[Finding], path: str = "") -> Optiona
     return after
 
 
-def plan_fixes(root: str, findings: Sequence[Finding]) -> List[FilePlan]:
+def plan_fixes(root: str, findings: Sequence[Finding],
+               opts: Optional[Options] = None) -> List[FilePlan]:
     """One plan per file that has fixable findings, in path order."""
     by_path: Dict[str, List[Finding]] = {}
     for finding in findings:
@@ -885,20 +919,25 @@ def plan_fixes(root: str, findings: Sequence[Finding]) -> List[FilePlan]:
     for rel in sorted(by_path):
         with open(os.path.join(root, rel), "rb") as handle:
             before = handle.read().decode("utf-8", errors="surrogateescape")
-        after = plan_file(before, by_path[rel], rel)
+        after = plan_file(before, by_path[rel], rel, opts)
         if after != before:
             plans.append(FilePlan(rel, before, after, by_path[rel]))
     return plans
 
 
 def backup_and_apply(root: str, plans: Sequence[FilePlan], backup_dir: str) -> Dict[str, object]:
-    """Copy every touched file under ``backup_dir``, then write or delete it atomically."""
+    """Copy every touched file under ``backup_dir/files``, then write or delete it atomically.
+
+    ``backup_dir/MANIFEST.json`` lists what was changed and deleted; copying ``files/`` back
+    over the checkout undoes the rewrite.
+    """
     root = os.path.abspath(root)
-    changed, deleted = [], []
+    changed: List[str] = []
+    deleted: List[str] = []
     os.makedirs(backup_dir, mode=0o700, exist_ok=True)
     for plan in plans:
         src = os.path.join(root, plan.path)
-        dst = os.path.join(backup_dir, plan.path)
+        dst = os.path.join(backup_dir, "files", plan.path)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy2(src, dst)
         if plan.after is None:
@@ -917,7 +956,7 @@ def backup_and_apply(root: str, plans: Sequence[FilePlan], backup_dir: str) -> D
                 os.unlink(tmp)
             raise
         changed.append(plan.path)
-    manifest = {"changed": changed, "deleted": deleted}
+    manifest: Dict[str, object] = {"changed": changed, "deleted": deleted}
     with open(os.path.join(backup_dir, "MANIFEST.json"), "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=2, sort_keys=True)
     return manifest

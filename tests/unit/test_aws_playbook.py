@@ -90,7 +90,7 @@ def test_apply_rewrites_backs_up_and_a_second_run_has_nothing_to_fix(repo: Path)
     assert (repo / "Dockerfile").read_text().startswith("FROM ghcr.io/acme/base/python:3.12")
     backup = Path(data["backup_dir"])
     assert backup.is_relative_to(repo / ".hearth" / "purge-backup")
-    assert (backup / "serverless.yml").read_bytes() == (FIXTURE / "serverless.yml").read_bytes()
+    assert (backup / "files" / "serverless.yml").read_bytes() == (FIXTURE / "serverless.yml").read_bytes()
     assert "## Applied" in (repo / ".hearth" / "aws-purge" / "report.md").read_text()
 
     after_first = tree(repo)

@@ -26,7 +26,7 @@ def only(findings: List[core.Finding], kind: str) -> core.Finding:
 
 
 def fixed(text: str, path: str) -> Optional[str]:
-    return core.plan_file(text, scan(text, path), path)
+    return core.plan_file(text, scan(text, path), path, OWNER)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def test_apply_on_the_fixture_then_rescan_is_clean(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "app", repo, symlinks=True)
     (repo / "scripts" / "deploy.sh").chmod(0o755)
     findings, _ = core.scan_tree(str(repo), OWNER)
-    plans = core.plan_fixes(str(repo), findings)
+    plans = core.plan_fixes(str(repo), findings, OWNER)
     backup = tmp_path / "backup"
     manifest = core.backup_and_apply(str(repo), plans, str(backup))
     assert set(manifest["deleted"]) == {"serverless.yml", "template.yaml",
@@ -254,7 +254,8 @@ def test_apply_on_the_fixture_then_rescan_is_clean(tmp_path: Path) -> None:
                                         os.path.join("infra", "main.tf")}
     assert "Dockerfile" in manifest["changed"]
     for rel in manifest["changed"] + manifest["deleted"]:
-        assert (backup / rel).read_bytes() == (FIXTURES / "app" / rel).read_bytes()
+        assert (backup / "files" / rel).read_bytes() == (FIXTURES / "app" / rel).read_bytes()
+    assert json.loads((backup / "MANIFEST.json").read_text()) == manifest
     assert (repo / "scripts" / "deploy.sh").stat().st_mode & 0o777 == 0o755
     after, _ = core.scan_tree(str(repo), OWNER)
     assert [f.to_dict() for f in after if f.fixable] == []
@@ -268,7 +269,7 @@ def test_non_utf8_bytes_survive_a_rewrite(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_bytes(b"name: caf\xe9\nimage: 123456789012.dkr.ecr.us-east-1.amazonaws.com/a:1\n")
     findings, _ = core.scan_tree(str(tmp_path), OWNER)
-    core.backup_and_apply(str(tmp_path), core.plan_fixes(str(tmp_path), findings),
+    core.backup_and_apply(str(tmp_path), core.plan_fixes(str(tmp_path), findings, OWNER),
                           str(tmp_path / ".hearth" / "b"))
     assert path.read_bytes() == b"name: caf\xe9\nimage: ghcr.io/acme/a:1\n"
 

@@ -1,0 +1,56 @@
+# Hearth: `make lab` brings up a local lab and converges the platform; `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv engine image lab lab-hosts lab-down lab-status lint unit molecule test bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create the Python environment with Ansible, molecule and the test tools
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+engine: ## Make sure a Docker engine answers (starts Debian's dockerd when none does)
+	scripts/docker-up.sh
+
+image: engine ## Build or reuse the Debian 13 systemd image for lab and test hosts
+	scripts/lab-image.sh
+
+lab: venv image ## Start the lab hosts, converge site.yml on them, print endpoints, smoke-check
+	scripts/lab.sh up
+
+lab-hosts: venv image ## Start and prepare the lab hosts without converging
+	scripts/lab.sh hosts
+
+lab-status: ## Print what the lab runs and where
+	scripts/lab.sh status
+
+lab-down: ## Remove the lab hosts and the secrets generated for them
+	scripts/lab.sh down
+
+lint: venv ## yamllint and ansible-lint (production profile)
+	yamllint -s .
+	ansible-lint --profile production --offline -q
+
+unit: venv ## Python tests only (no containers)
+	pytest -m "not molecule"
+
+molecule: venv image ## Every molecule scenario (converge, idempotence, check mode, verify)
+	pytest -m molecule tests/molecule
+
+test: venv image lint ## Everything: lint, unit tests, every molecule scenario
+	pytest
+
+bench: venv image ## Converge benchmark of the lab; figures go to bench/results/
+	$(VENV)/bin/python bench/converge.py
+
+clean: lab-down ## Remove the lab and local caches (keeps the base image)
+	rm -rf .cache .pytest_cache

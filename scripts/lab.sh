@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The lab: systemd containers that stand in for rented machines.
+#   scripts/lab.sh up        create the hosts in inventories/lab and converge site.yml on them
+#   scripts/lab.sh hosts     create and prepare the hosts only
+#   scripts/lab.sh converge  run site.yml once and report whether anything changed
+#   scripts/lab.sh status    print what runs where
+#   scripts/lab.sh down      remove the hosts and everything the lab generated
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+INVENTORY=inventories/lab
+IMAGE=${HEARTH_LAB_IMAGE:-hearth/debian-systemd:13}
+CACHE=${HEARTH_CACHE:-$HOME/.cache/hearth}
+VENV=${VENV:-.venv}
+export PATH="$ROOT/$VENV/bin:$PATH" ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0}
+# Ports the first lab host publishes, on 127.0.0.1 only: host port -> container port.
+PORTS=${HEARTH_LAB_PORTS:-"8443:443 8080:80 15432:5432 16379:6379"}
+
+log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
+
+lab_hosts() {
+  ansible-inventory -i "$INVENTORY" --list 2>/dev/null \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join(sorted(d["_meta"]["hostvars"])))'
+}
+
+create_hosts() {
+  mkdir -p "$CACHE/apt-archives/partial" "$CACHE/artifacts"
+  local first=1 name publish
+  for name in $(lab_hosts); do
+    if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = "true" ]; then
+      first=0; continue
+    fi
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    publish=()
+    if [ "$first" = 1 ]; then
+      for p in $PORTS; do publish+=(-p "127.0.0.1:${p%%:*}:${p##*:}"); done
+    fi
+    log "starting $name"
+    docker run -d --name "$name" --hostname "$name" --label hearth.lab=1 \
+      --stop-signal SIGRTMIN+3 --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
+      --security-opt seccomp=unconfined --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+      -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+      -v "$CACHE/apt-archives:/var/cache/apt/archives:rw" \
+      -v "$CACHE/artifacts:/var/cache/hearth-artifacts:ro" \
+      "${publish[@]}" "$IMAGE" /sbin/init >/dev/null
+    first=0
+  done
+}
+
+prepare_hosts() {
+  ansible-playbook -i "$INVENTORY" molecule/shared/prepare.yml >"$CACHE/lab-prepare.log" 2>&1 \
+    || { tail -n 30 "$CACHE/lab-prepare.log" >&2; exit 1; }
+}
+
+converge() {
+  local log_file="$CACHE/lab-converge.log" changed
+  log "converging site.yml (log: $log_file)"
+  ansible-playbook -i "$INVENTORY" site.yml "$@" 2>&1 | tee "$log_file"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+  changed=$(sed -n 's/.*changed=\([0-9]*\).*/\1/p' "$log_file" | awk '{s+=$1} END {print s+0}')
+  if [ "$changed" -eq 0 ]; then
+    log "converge finished with no changes: the lab already matched site.yml"
+  else
+    log "converge finished with $changed changes (a second 'make lab' should report none)"
+  fi
+}
+
+status() {
+  local secrets="$ROOT/$INVENTORY/.secrets"
+  cat <<INFO
+
+Hearth lab ($(lab_hosts | tr '\n' ' '))
+  Postgres  127.0.0.1:15432  database app, user app, password in $secrets/postgres_app
+  Redis     127.0.0.1:16379  user app (db 0 cache, 1 Celery broker, 2 results), password in $secrets/redis_app
+            admin user admin, password in $secrets/redis_admin
+  HTTPS     https://127.0.0.1:8443  (Caddy; HTTP on 127.0.0.1:8080)
+  Shell     docker exec -it $(lab_hosts | head -n1) bash
+  Secrets   $secrets/ (generated on first run, kept until 'make lab-down')
+INFO
+}
+
+smoke() {
+  log "smoke checks with real clients"
+  python3 scripts/smoke.py --secrets "$INVENTORY/.secrets"
+}
+
+down() {
+  local name
+  for name in $(docker ps -aq --filter label=hearth.lab=1); do docker rm -f "$name" >/dev/null; done
+  rm -rf "$INVENTORY/.secrets" .cache/facts
+  log "lab removed (containers and generated secrets)"
+}
+
+case "${1:-up}" in
+  up) scripts/docker-up.sh; scripts/lab-image.sh; create_hosts; prepare_hosts; shift || true; converge "$@"; status; smoke ;;
+  hosts) scripts/docker-up.sh; scripts/lab-image.sh; create_hosts; prepare_hosts ;;
+  converge) shift; converge "$@" ;;
+  status) status ;;
+  smoke) smoke ;;
+  down) down ;;
+  *) echo "usage: $0 up|hosts|converge|status|smoke|down" >&2; exit 2 ;;
+esac
