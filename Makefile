@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image lab lab-hosts lab-down lab-status lint unit molecule test bench clean
+.PHONY: help venv engine image lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ molecule: venv image ## Every molecule scenario (converge, idempotence, check mo
 test: venv image lint ## Everything: lint, unit tests, every molecule scenario
 	pytest
 
-bench: venv image ## Converge benchmark of the lab; figures go to bench/results/
-	$(VENV)/bin/python bench/converge.py
+bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
+	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate)
+
+bench-scan: venv ## AWS scanner against grep -rE on a generated 50k-file tree (bench/results/scan.json)
+	$(VENV)/bin/python bench/scan.py
 
 clean: lab-down ## Remove the lab and local caches (keeps the base image)
 	rm -rf .cache .pytest_cache

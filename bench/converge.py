@@ -64,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if lab_hosts_exist() and not args.recreate:
-        print("lab hosts exist and hold data; run with --recreate to destroy them for the benchmark")
+        print("lab hosts exist and hold data; run with --recreate (make bench RECREATE=1) to destroy them")
         return 2
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
