@@ -117,7 +117,7 @@ RE_CACHE = re.compile(
     r"\.cache\.amazonaws\.com(?:\.cn)?)(?![\w.-])(?::(?P<port>\d{2,5}))?"
     r"(?P<rest>[/?]" + _PATH + r")?", re.IGNORECASE)
 RE_ARN = re.compile(r"(?<![\w-])arn:aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?:(?P<service>[a-z0-9-]+)"
-                    r":[a-z0-9-]*:(?:\d{12}|aws)?:[^\s\"'<>`,;)\]}]+")
+                    r":[a-z0-9-]*:(?:\d{12}|aws)?:[^\s\"'<>`,;)\]{}=$]+")
 RE_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?P<key>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})"
                        r"(?![A-Za-z0-9])")
 RE_SECRET = re.compile(r"(?i)(?P<name>aws_?secret_?(?:access_?)?key|secret_?access_?key)"

@@ -287,3 +287,10 @@ def test_summarize_counts() -> None:
     summary = core.summarize(findings)
     assert summary["total"] == 2 and summary["fixable"] == 1 and summary["manual"] == 1
     assert summary["by_service"] == {"ecr": 2}
+
+
+def test_arn_stops_at_an_assignment_or_placeholder() -> None:
+    """An ARN glued to the next value by '=' or '${' is one finding, not a run-on match."""
+    text = "arn:aws:s3:::0000=https://0000.s3.us-east-1.amazonaws.com/a0=arn:aws:s3:::0000="
+    arns = [f for f in core.scan_text(text, "config.yml") if f.kind == "arn"]
+    assert [f.evidence for f in arns] == ["arn:aws:s3:::0000", "arn:aws:s3:::0000"]

@@ -257,7 +257,7 @@ class Minio:
             raise McError(f"mc {' '.join(args[:2])} failed: {detail}")
         return records
 
-    def act(self, description: str, run: Callable[[], Any]) -> None:
+    def act(self, description: str, run: Callable[..., Any]) -> None:
         self.actions.append(description)
         if not self.module.check_mode:
             run()
