@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +24,13 @@ engine: ## Make sure a Docker engine answers (starts Debian's dockerd when none 
 image: engine ## Build or reuse the Debian 13 systemd image for lab and test hosts
 	scripts/lab-image.sh
 
-lab: venv image ## Start the lab hosts, converge site.yml on them, print endpoints, smoke-check
+artifacts: ## Build and cache the binaries only source provides (MinIO server)
+	scripts/build-minio.sh
+
+lab: venv image artifacts ## Start the lab hosts, converge site.yml on them, print endpoints, smoke-check
 	scripts/lab.sh up
 
-lab-hosts: venv image ## Start and prepare the lab hosts without converging
+lab-hosts: venv image artifacts ## Start and prepare the lab hosts without converging
 	scripts/lab.sh hosts
 
 lab-status: ## Print what the lab runs and where
@@ -43,10 +46,10 @@ lint: venv ## yamllint and ansible-lint (production profile)
 unit: venv ## Python tests only (no containers)
 	pytest -m "not molecule"
 
-molecule: venv image ## Every molecule scenario (converge, idempotence, check mode, verify)
+molecule: venv image artifacts ## Every molecule scenario (converge, idempotence, check mode, verify)
 	pytest -m molecule tests/molecule
 
-test: venv image lint ## Everything: lint, unit tests, every molecule scenario
+test: venv image artifacts lint ## Everything: lint, unit tests, every molecule scenario
 	pytest
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json

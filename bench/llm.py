@@ -127,12 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--container", default="", help="run inside this container, write bench/results/llm.json")
     args = parser.parse_args(argv)
     if args.container:
-        subprocess.run(["docker", "cp", __file__, f"{args.container}:/tmp/hearth-bench-llm.py"], check=True)
+        subprocess.run(["docker", "cp", __file__, f"{args.container}:/var/tmp/hearth-bench-llm.py"], check=True)
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
         index = forwarded.index("--container")
         del forwarded[index:index + 2]
         out = subprocess.run(
-            ["docker", "exec", args.container, "python3", "/tmp/hearth-bench-llm.py", *forwarded],
+            ["docker", "exec", args.container, "python3", "/var/tmp/hearth-bench-llm.py", *forwarded],
             check=True, capture_output=True, text=True,
         ).stdout
         result = json.loads(out)

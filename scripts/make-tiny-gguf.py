@@ -107,7 +107,12 @@ def write(path: Path, seed: int) -> None:
         writer.add_tensor(f"{prefix}.ffn_up.weight", weight(FFN, HIDDEN))
         writer.add_tensor(f"{prefix}.ffn_down.weight", weight(HIDDEN, FFN))
     writer.add_tensor("output_norm.weight", np.ones(HIDDEN, dtype=np.float32))
-    writer.add_tensor("output.weight", weight(vocab, HIDDEN))
+    # Control tokens get a zero output row: their logit stays 0 while the best word piece's is
+    # positive, so greedy decoding never ends early and every request yields max_tokens tokens
+    # (steady numbers for benchmarks; random weights would otherwise stop after a few).
+    output = weight(vocab, HIDDEN) * 25
+    output[:3] = 0.0
+    writer.add_tensor("output.weight", output)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

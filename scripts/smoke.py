@@ -11,8 +11,15 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+import socket
+import ssl
+import urllib.error
+import urllib.request
+
+import boto3
 import psycopg
 import redis
+from botocore.config import Config
 
 
 def check_postgres(secrets: Path, port: int) -> str:
@@ -49,15 +56,71 @@ def check_redis(secrets: Path, port: int) -> str:
     return "Redis accepts the app user, refuses FLUSHALL and unauthenticated clients"
 
 
+def resolve_to_loopback(names: set[str]) -> None:
+    """Send the lab's public names to 127.0.0.1, as `curl --resolve` would; nothing else changes."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return real("127.0.0.1" if host in names else host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+
+def check_minio(secrets: Path, domain: str, port: int, ca: Path) -> str:
+    secret = (secrets / "minio_app").read_text().split()[0]
+    s3 = boto3.client(
+        "s3", endpoint_url=f"https://s3.{domain}:{port}", aws_access_key_id="app", aws_secret_access_key=secret,
+        region_name="us-east-1", verify=str(ca), config=Config(signature_version="s3v4", retries={"max_attempts": 2}),
+    )
+    key = f"smoke/{uuid.uuid4().hex[:8]}.txt"
+    body = b"hearth smoke " + key.encode()
+    s3.put_object(Bucket="app", Key=key, Body=body)
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="app", Prefix="smoke/").get("Contents", [])]
+    assert key in listed, f"{key} not listed"
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "app", "Key": key}, ExpiresIn=60)
+    context = ssl.create_default_context(cafile=str(ca))
+    with urllib.request.urlopen(url, context=context, timeout=10) as response:  # noqa: S310 - https only
+        fetched = response.read()
+    s3.delete_object(Bucket="app", Key=key)
+    assert fetched == body, "presigned GET returned other bytes"
+    return "boto3 puts, lists, deletes and a presigned URL returns the bytes, through Caddy with the lab CA"
+
+
+def check_http_redirect(domain: str, port: int) -> str:
+    request = urllib.request.Request(f"http://s3.{domain}:{port}/", method="GET")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location", "")
+        assert exc.code in (301, 302, 307, 308) and location.startswith("https://"), f"{exc.code} {location}"
+        return f"plain HTTP answers {exc.code} to {location}"
+    raise AssertionError("plain HTTP was served without a redirect")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Surface redirects as errors so the check can read them."""
+
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--secrets", type=Path, default=Path("inventories/lab/.secrets"))
     parser.add_argument("--postgres-port", type=int, default=15432)
     parser.add_argument("--redis-port", type=int, default=16379)
+    parser.add_argument("--https-port", type=int, default=8443)
+    parser.add_argument("--http-port", type=int, default=8080)
+    parser.add_argument("--domain", default="lab.hearth.test")
+    parser.add_argument("--ca", type=Path, default=Path(".cache/lab-ca/hearth-lab-1-root.crt"))
     args = parser.parse_args()
+    resolve_to_loopback({f"s3.{args.domain}", f"minio.{args.domain}", f"llm.{args.domain}", f"api.{args.domain}"})
     checks: list[tuple[str, Callable[[], str]]] = [
         ("postgres", lambda: check_postgres(args.secrets, args.postgres_port)),
         ("redis", lambda: check_redis(args.secrets, args.redis_port)),
+        ("minio", lambda: check_minio(args.secrets, args.domain, args.https_port, args.ca)),
+        ("caddy", lambda: check_http_redirect(args.domain, args.http_port)),
     ]
     failed = 0
     for name, check in checks:
