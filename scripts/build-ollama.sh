@@ -63,8 +63,10 @@ chmod -R u+w "$work/src"
 log "assembling llama.cpp's vendored headers from Debian and PyPI packages"
 vendor="$work/src/llama/llama.cpp/vendor"
 mkdir -p "$vendor" "$work/debs" "$work/sdist"
+# A fresh machine may have no package index yet: refresh it once and try again.
 (cd "$work/debs" && apt-get download "${DEBIAN_HEADERS[@]}" >/dev/null 2>&1) \
-  || { echo "apt-get download ${DEBIAN_HEADERS[*]} failed (run apt-get update?)" >&2; exit 1; }
+  || { apt-get update -qq >/dev/null 2>&1 || true; (cd "$work/debs" && apt-get download "${DEBIAN_HEADERS[@]}" >/dev/null 2>&1); } \
+  || { echo "apt-get download ${DEBIAN_HEADERS[*]} failed" >&2; exit 1; }
 for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/debs/root"; done
 cp -r "$work/debs/root/usr/include/nlohmann" "$vendor/"
 cp -r "$work/debs/root/usr/include/stb" "$vendor/"

@@ -73,7 +73,10 @@ Hearth lab ($(lab_hosts | tr '\n' ' '))
   Postgres  127.0.0.1:15432  database app, user app, password in $secrets/postgres_app
   Redis     127.0.0.1:16379  user app (db 0 cache, 1 Celery broker, 2 results), password in $secrets/redis_app
             admin user admin, password in $secrets/redis_admin
-  HTTPS     https://127.0.0.1:8443  (Caddy; HTTP on 127.0.0.1:8080)
+  HTTPS     https://127.0.0.1:8443 (Caddy; HTTP on :8080), names under lab.hearth.test:
+            s3. (MinIO S3, user app), minio. (console), api./llm/v1 (OpenAI API, model hearth-tiny)
+            bearer key in $secrets/caddy_api_key; lab CA in .cache/lab-ca/
+  MinIO     user app, secret in $secrets/minio_app; root hearth-root, $secrets/minio_root
   Shell     docker exec -it $(lab_hosts | head -n1) bash
   Secrets   $secrets/ (generated on first run, kept until 'make lab-down')
 INFO

@@ -98,6 +98,33 @@ def check_http_redirect(domain: str, port: int) -> str:
     raise AssertionError("plain HTTP was served without a redirect")
 
 
+def check_llm(secrets: Path, domain: str, port: int, ca: Path, model: str) -> str:
+    import json
+
+    key = (secrets / "caddy_api_key").read_text().split()[0]
+    url = f"https://api.{domain}:{port}/llm/v1/chat/completions"
+    payload = json.dumps({"model": model, "messages": [{"role": "user", "content": "hello"}],
+                          "max_tokens": 8}).encode()
+    context = ssl.create_default_context(cafile=str(ca))
+
+    def post(headers: dict[str, str]) -> tuple[int, bytes]:
+        request = urllib.request.Request(url, data=payload, method="POST",
+                                         headers={"Content-Type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=60) as response:  # noqa: S310
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    status, _ = post({})
+    assert status == 401, f"without a key the LLM route answered {status}"
+    status, body = post({"Authorization": f"Bearer {key}"})
+    assert status == 200, f"with the key the LLM route answered {status}: {body[:200]!r}"
+    answer = json.loads(body)
+    tokens = answer["usage"]["completion_tokens"]
+    return f"/llm/v1/chat/completions answers {model} with the bearer key ({tokens} tokens), 401 without"
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     """Surface redirects as errors so the check can read them."""
 
@@ -113,6 +140,7 @@ def main() -> int:
     parser.add_argument("--https-port", type=int, default=8443)
     parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--domain", default="lab.hearth.test")
+    parser.add_argument("--model", default="hearth-tiny")
     parser.add_argument("--ca", type=Path, default=Path(".cache/lab-ca/hearth-lab-1-root.crt"))
     args = parser.parse_args()
     resolve_to_loopback({f"s3.{args.domain}", f"minio.{args.domain}", f"llm.{args.domain}", f"api.{args.domain}"})
@@ -121,6 +149,7 @@ def main() -> int:
         ("redis", lambda: check_redis(args.secrets, args.redis_port)),
         ("minio", lambda: check_minio(args.secrets, args.domain, args.https_port, args.ca)),
         ("caddy", lambda: check_http_redirect(args.domain, args.http_port)),
+        ("llm", lambda: check_llm(args.secrets, args.domain, args.https_port, args.ca, args.model)),
     ]
     failed = 0
     for name, check in checks:

@@ -32,7 +32,9 @@ def check_step_changes(log: str) -> list[int]:
 
 
 def run_scenario(name: str) -> str:
-    env = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
+    # One unbuffered stream keeps molecule's step markers next to the ansible output they frame.
+    env = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PY_COLORS="0",
+               PYTHONUNBUFFERED="1")
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     lock_path = ROOT / ".cache" / "molecule.lock"
     lock_path.parent.mkdir(exist_ok=True)
@@ -40,9 +42,9 @@ def run_scenario(name: str) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = subprocess.run(
             [sys.executable, "-m", "molecule", "test", "-s", name],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
         )
-    log = ANSI.sub("", proc.stdout + proc.stderr)
+    log = ANSI.sub("", proc.stdout)
     logs = ROOT / ".cache" / "molecule-logs"
     logs.mkdir(parents=True, exist_ok=True)
     (logs / f"{name}.log").write_text(log)
