@@ -90,8 +90,8 @@ smoke() {
 down() {
   local name
   for name in $(docker ps -aq --filter label=hearth.lab=1); do docker rm -f "$name" >/dev/null; done
-  rm -rf "$INVENTORY/.secrets" .cache/facts
-  log "lab removed (containers and generated secrets)"
+  rm -rf "$INVENTORY/.secrets" .cache/facts .cache/lab-ca
+  log "lab removed (containers, generated secrets, exported lab CA)"
 }
 
 case "${1:-up}" in
