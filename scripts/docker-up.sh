@@ -21,6 +21,9 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   as_root systemctl start docker || true
 fi
 if ! docker info >/dev/null 2>&1; then
+  # A dockerd that was killed leaves its pid file behind; a new one refuses to start over it.
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then as_root rm -f /var/run/docker.pid; fi
   mkdir -p "$CACHE"
   log "starting dockerd in the background (log: $CACHE/dockerd.log)"
   as_root sh -c "nohup dockerd >'$CACHE/dockerd.log' 2>&1 &"
