@@ -13,7 +13,7 @@ import ansible.module_utils
 ROOT = Path(__file__).resolve().parent.parent
 
 ansible.module_utils.__path__.append(str(ROOT / "module_utils"))  # type: ignore[attr-defined]
-for sub in ("filter_plugins", "library", "plugins/inventory", "bench"):
+for sub in ("filter_plugins", "library", "plugins/inventory", "bench", "tests"):
     path = str(ROOT / sub)
     if path not in sys.path:
         sys.path.insert(0, path)

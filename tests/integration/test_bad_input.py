@@ -6,16 +6,12 @@ fail with the expected message and report changed=0.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from check_play import run_check_play
 
 # role, variables, pattern the failure message must match
 CASES: list[tuple[str, dict, str]] = [
@@ -43,21 +39,8 @@ GOOD_DEFAULTS = {
 
 
 def run_role(role: str, variables: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    playbook = tmp_path / "bad_input.yml"
-    playbook.write_text(
-        f"- hosts: localhost\n  gather_facts: false\n  connection: local\n  roles:\n    - {role}\n"
-    )
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({**GOOD_DEFAULTS, **variables}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_FILTER_PLUGINS=str(ROOT / "filter_plugins"),
-               ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
-               )
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    return subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", "--check", "-e", f"@{extra}", str(playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )
+    play = {"hosts": "localhost", "gather_facts": False, "connection": "local", "roles": [role]}
+    return run_check_play(tmp_path, [play], extra_vars={**GOOD_DEFAULTS, **variables})
 
 
 @pytest.mark.parametrize(("role", "variables", "message"), CASES, ids=lambda v: v if isinstance(v, str) else None)
@@ -71,16 +54,10 @@ def test_bad_input_fails_early_with_a_named_variable(role: str, variables: dict,
 
 def test_good_input_passes_validation(tmp_path: Path) -> None:
     """The same harness with valid input gets past validation (so the failures above mean something)."""
-    playbook = tmp_path / "ok.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  connection: local\n  tasks:\n"
-        "    - ansible.builtin.include_role: {name: postgres, tasks_from: validate}\n"
-        "    - ansible.builtin.include_role: {name: redis, tasks_from: validate}\n"
-    )
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({**GOOD_DEFAULTS, "postgres_databases": [{"name": "app", "extensions": ["vector"]}]}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "--check", "-e", f"@{extra}", str(playbook)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    play = {"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
+        {"ansible.builtin.include_role": {"name": "postgres", "tasks_from": "validate"}},
+        {"ansible.builtin.include_role": {"name": "redis", "tasks_from": "validate"}},
+    ]}
+    proc = run_check_play(tmp_path, [play], extra_vars={
+        **GOOD_DEFAULTS, "postgres_databases": [{"name": "app", "extensions": ["vector"]}]})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

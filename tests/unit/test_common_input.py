@@ -5,16 +5,13 @@ a refused input stops the play before any package, user, file or firewall task.
 """
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-import yaml
+from check_play import run_check_play
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHearthTestKeyOnly0123456789abcdefghijklmnopq ops@example"
 
 pytestmark = pytest.mark.slow
@@ -22,18 +19,11 @@ pytestmark = pytest.mark.slow
 
 def run_role(tmp_path: Path, variables: Dict[str, Any], tasks_from: str = "main") -> subprocess.CompletedProcess:
     """Apply the role (or one of its task files) to localhost in check mode."""
-    play = {"name": "Apply common", "hosts": "localhost", "connection": "local", "gather_facts": False,
-            "vars": dict({"ansible_user": "operator"}, **variables),
-            "tasks": [{"name": "Run the role", "ansible.builtin.include_role":
-                       {"name": "common", "tasks_from": tasks_from}}]}
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([play]))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
-               ANSIBLE_ROLES_PATH=str(ROOT / "roles"))
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-         "-e", "ansible_python_interpreter=" + sys.executable, "--check", str(playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_check_play(tmp_path, [{
+        "name": "Apply common", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": dict({"ansible_user": "operator"}, **variables),
+        "tasks": [{"name": "Run the role", "ansible.builtin.include_role":
+                   {"name": "common", "tasks_from": tasks_from}}]}])
 
 
 @pytest.mark.parametrize("variables,needle", [

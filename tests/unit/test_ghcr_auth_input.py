@@ -1,16 +1,13 @@
 """roles/ghcr_auth refuses bad input before touching the host (check mode on localhost)."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict
 
 import pytest
-import yaml
+from check_play import run_check_play
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"ghcr_auth_username": "hearth-bot",
         "ghcr_auth_token": "ghp_TestTokenOnly0123456789abcdefghij"}
 
@@ -21,16 +18,9 @@ def run_role(tmp_path: Path, overrides: Dict[str, object]) -> subprocess.Complet
     variables = dict(GOOD, **overrides)
     # A file path inside tmp_path: even a wrong success could not touch the real home.
     variables.setdefault("ghcr_auth_file", str(tmp_path / "auth" / "config.json"))
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{
+    return run_check_play(tmp_path, [{
         "name": "Apply ghcr_auth", "hosts": "localhost", "connection": "local",
-        "gather_facts": False, "vars": variables, "roles": ["ghcr_auth"]}]))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
-               ANSIBLE_ROLES_PATH=str(ROOT / "roles"))
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-         "-e", "ansible_python_interpreter=" + sys.executable, "--check", str(playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        "gather_facts": False, "vars": variables, "roles": ["ghcr_auth"]}])
 
 
 @pytest.mark.parametrize("overrides,needle", [
