@@ -45,6 +45,10 @@ lint: venv ## yamllint and ansible-lint (production profile)
 	yamllint -s .
 	ansible-lint --profile production --offline -q
 
+.PHONY: role-docs
+role-docs: venv ## Write roles/*/README.md from each role's meta/argument_specs.yml
+	$(VENV)/bin/python scripts/role-docs.py
+
 unit: venv ## Python tests only (no containers)
 	pytest -m "not molecule"
 

@@ -2,61 +2,94 @@
 """Converge benchmark: how long the lab takes to converge from scratch and to re-run unchanged.
 
 Records the wall time of the first converge of site.yml on fresh lab hosts, the median of a few
-no-change re-runs, and tasks per second for each, in bench/results/converge.json. Re-creating the
-lab destroys its data, so the benchmark refuses to start while lab hosts exist unless --recreate.
+no-change re-runs, and tasks per second for each, in bench/results/converge.json; with them, per
+run, the seconds spent in each role and the ten slowest tasks that changed nothing (what a re-run
+spends its time on). Each converge goes through scripts/converge.py, which reads ansible-runner's
+events. Re-creating the lab destroys its data, so the benchmark refuses to start while lab hosts
+exist unless --recreate.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
 
 
-def parse_recap(output: str) -> dict[str, int]:
-    """Sum the PLAY RECAP counters over hosts; tasks = ok + failed + skipped (ok includes changed)."""
-    totals = {"ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0}
-    for _host, ok, changed, unreachable, failed, skipped in RECAP.findall(output):
-        totals["ok"] += int(ok)
-        totals["changed"] += int(changed)
-        totals["unreachable"] += int(unreachable)
-        totals["failed"] += int(failed)
-        totals["skipped"] += int(skipped)
-    totals["tasks"] = totals["ok"] + totals["failed"] + totals["skipped"]
-    return totals
+def _load_runner() -> ModuleType:
+    """scripts/converge.py as a module (both files are called converge, so it is loaded by path)."""
+    spec = importlib.util.spec_from_file_location("hearth_converge_runner", ROOT / "scripts" / "converge.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def converge(env: dict[str, str]) -> dict[str, float | int]:
-    start = time.monotonic()
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", "inventories/lab", "site.yml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
-        raise SystemExit(f"converge failed (rc={proc.returncode})")
-    recap = parse_recap(proc.stdout)
-    return {"seconds": round(seconds, 2), **recap, "tasks_per_second": round(recap["tasks"] / seconds, 2)}
+runner = _load_runner()
+
+
+def run_record(summary: Any) -> dict[str, Any]:
+    """One converge's entry in the results: the recap counters and rate, then where time went.
+
+    Keeps the fields earlier results have (seconds, ok, changed, failed, skipped, unreachable,
+    tasks, tasks_per_second) so results stay comparable across versions.
+    """
+    totals = summary.totals
+    seconds = round(summary.wall_seconds, 2)
+    return {
+        "seconds": seconds,
+        **{name: totals[name] for name in ("ok", "changed", "failed", "skipped", "unreachable", "tasks")},
+        "tasks_per_second": round(totals["tasks"] / seconds, 2) if seconds else 0.0,
+        "changed_per_host": summary.changed_per_host,
+        "role_seconds": summary.role_seconds,
+        "slowest_unchanged_tasks": [t.to_json() for t in summary.slowest_unchanged],
+    }
+
+
+def median_role_seconds(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Per role, the median of its seconds over several runs (0 where a run lacks the role)."""
+    roles = {role for record in records for role in record["role_seconds"]}
+    medians = {role: round(statistics.median(r["role_seconds"].get(role, 0.0) for r in records), 2) for role in roles}
+    return dict(sorted(medians.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def converge(env: dict[str, str]) -> dict[str, Any]:
+    """Converge site.yml on the lab once and return its record; stop the benchmark if it fails."""
+    summary = runner.run_converge("inventories/lab", quiet=True, environ=env)
+    if summary.failed:
+        stdout = Path(summary.artifact_dir) / "stdout"
+        sys.stderr.write(stdout.read_text(errors="replace")[-6000:] if stdout.is_file() else "")
+        sys.stderr.write(runner.format_summary(summary) + "\n")
+        raise SystemExit(f"converge failed (rc={summary.rc})")
+    return run_record(summary)
+
+
+def median_run(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose wall time is the (lower) median of several."""
+    ordered = sorted(records, key=lambda r: r["seconds"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def lab_hosts_exist() -> bool:
+    """Whether any lab container exists (running or not); the benchmark would destroy it."""
     out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=hearth.lab=1"],
                          capture_output=True, text=True, check=True).stdout
     return bool(out.strip())
 
 
 def main() -> int:
+    """Recreate the lab hosts, converge once, re-run unchanged, and write the results."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs (median reported)")
     parser.add_argument("--recreate", action="store_true", help="destroy existing lab hosts first")
@@ -83,6 +116,8 @@ def main() -> int:
         "no_change_median_tasks_per_second": statistics.median(r["tasks_per_second"] for r in reruns),
         "first_to_rerun_ratio": round(first["seconds"] / statistics.median(r["seconds"] for r in reruns), 2),
         "reruns_changed": [r["changed"] for r in reruns],
+        "no_change_role_seconds": median_role_seconds(reruns),
+        "no_change_slowest_tasks": median_run(reruns)["slowest_unchanged_tasks"],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")

@@ -29,12 +29,13 @@ from typing import Any, Dict, List, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scan.json"
+SCANNER = (ROOT / "collections" / "ansible_collections" / "hearth" / "platform" / "plugins"
+           / "module_utils" / "aws_scan.py")
 
 
 def load_core() -> Any:
-    """The scanner from module_utils/, loaded by path (no Ansible needed)."""
-    spec = importlib.util.spec_from_file_location("hearth_aws_scan_bench",
-                                                  ROOT / "module_utils" / "aws_scan.py")
+    """The scanner from the collection's module_utils, loaded by path (no Ansible needed)."""
+    spec = importlib.util.spec_from_file_location("hearth_aws_scan_bench", SCANNER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -53,11 +53,12 @@ prepare_hosts() {
 }
 
 converge() {
-  local log_file="$CACHE/lab-converge.log" changed
+  local log_file="$CACHE/lab-converge.log" summary="$CACHE/lab-converge.json" changed
   log "converging site.yml (log: $log_file)"
-  ansible-playbook -i "$INVENTORY" site.yml "$@" 2>&1 | tee "$log_file"
+  # ansible-runner drives ansible-playbook; the change count comes from its events, not the recap.
+  python3 scripts/converge.py --inventory "$INVENTORY" --playbook site.yml --summary "$summary" -- "$@" 2>&1 | tee "$log_file"
   [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
-  changed=$(sed -n 's/.*changed=\([0-9]*\).*/\1/p' "$log_file" | awk '{s+=$1} END {print s+0}')
+  changed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["changed"])' "$summary")
   if [ "$changed" -eq 0 ]; then
     log "converge finished with no changes: the lab already matched site.yml"
   else
@@ -84,7 +85,9 @@ INFO
 
 smoke() {
   log "smoke checks with real clients"
-  python3 scripts/smoke.py --secrets "$INVENTORY/.secrets"
+  local hosts=() name
+  for name in $(lab_hosts); do hosts+=(--container "$name"); done
+  PYTHONPATH="$ROOT/collections${PYTHONPATH:+:$PYTHONPATH}" python3 scripts/smoke.py --secrets "$INVENTORY/.secrets" "${hosts[@]}"
 }
 
 down() {

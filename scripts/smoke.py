@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Smoke checks of a converged lab with real clients, through ports published on 127.0.0.1.
 
+Two kinds of checks: the smoke checks every service published with its offer (read from the lab
+hosts' recorded offers, so a new service is checked with no change here), and deeper checks
+with each data service's own client (psycopg, redis-py, boto3) for the services a host offers.
 Each check prints one line; the exit status is the number of failed checks.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -15,6 +20,8 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
+
+from ansible_collections.hearth.platform.plugins.filter.platform import hearth_checks
 
 import boto3
 import psycopg
@@ -125,6 +132,34 @@ def check_llm(secrets: Path, domain: str, port: int, ca: Path, model: str) -> st
     return f"/llm/v1/chat/completions answers {model} with the bearer key ({tokens} tokens), 401 without"
 
 
+def read_offers(containers: list[str]) -> dict[str, dict]:
+    """What each lab host's services published: {host: {offer name: offer}}, read with docker exec."""
+    platform: dict[str, dict] = {}
+    for name in containers:
+        proc = subprocess.run(["docker", "exec", name, "cat", "/etc/ansible/facts.d/hearth_offers.fact"],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0 and proc.stdout.strip():
+            platform[name] = json.loads(proc.stdout)
+    return platform
+
+
+def check_published(check: dict, port: int, ca: Path, secrets: Path) -> str:
+    """One smoke check a service published: an HTTPS request through Caddy and its expected status."""
+    headers = {}
+    if check["auth"] == "bearer":
+        headers["Authorization"] = "Bearer " + (secrets / "caddy_api_key").read_text().split()[0]
+    url = f"https://{check['host']}:{port}{check['path']}"
+    request = urllib.request.Request(url, method=check["method"], headers=headers)
+    context = ssl.create_default_context(cafile=str(ca))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=20) as response:  # noqa: S310 - https only
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status in check["status"], f"{check['method']} {url} answered {status}, expected {check['status']}"
+    return f"{check['method']} https://{check['host']}{check['path']} ({check['auth']}) answers {status}"
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     """Surface redirects as errors so the check can read them."""
 
@@ -142,15 +177,27 @@ def main() -> int:
     parser.add_argument("--domain", default="lab.hearth.test")
     parser.add_argument("--model", default="hearth-tiny")
     parser.add_argument("--ca", type=Path, default=Path(".cache/lab-ca/hearth-lab-1-root.crt"))
+    parser.add_argument("--container", action="append", default=None,
+                        help="lab host container to read offers from (repeatable; default hearth-lab-1)")
     args = parser.parse_args()
-    resolve_to_loopback({f"s3.{args.domain}", f"minio.{args.domain}", f"llm.{args.domain}", f"api.{args.domain}"})
+    platform = read_offers(args.container or ["hearth-lab-1"])
+    offered = {name for offers in platform.values() for name in offers}
+    published = hearth_checks(platform, args.domain)
+    resolve_to_loopback({check["host"] for check in published} | {f"s3.{args.domain}"})
+    deep: dict[str, tuple[str, Callable[[], str]]] = {
+        "postgres": ("postgres", lambda: check_postgres(args.secrets, args.postgres_port)),
+        "redis": ("redis", lambda: check_redis(args.secrets, args.redis_port)),
+        "minio": ("minio", lambda: check_minio(args.secrets, args.domain, args.https_port, args.ca)),
+        "caddy": ("caddy", lambda: check_http_redirect(args.domain, args.http_port)),
+        "llm": ("llm", lambda: check_llm(args.secrets, args.domain, args.https_port, args.ca, args.model)),
+    }
     checks: list[tuple[str, Callable[[], str]]] = [
-        ("postgres", lambda: check_postgres(args.secrets, args.postgres_port)),
-        ("redis", lambda: check_redis(args.secrets, args.redis_port)),
-        ("minio", lambda: check_minio(args.secrets, args.domain, args.https_port, args.ca)),
-        ("caddy", lambda: check_http_redirect(args.domain, args.http_port)),
-        ("llm", lambda: check_llm(args.secrets, args.domain, args.https_port, args.ca, args.model)),
-    ]
+        (check["service"], lambda check=check: check_published(check, args.https_port, args.ca, args.secrets))
+        for check in published
+    ] + [deep[name] for name in deep if name in offered]
+    if not platform:
+        print("  FAIL  no lab host recorded any offer: has the lab converged?")
+        return 1
     failed = 0
     for name, check in checks:
         try:

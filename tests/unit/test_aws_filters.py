@@ -1,4 +1,4 @@
-"""Filters of filter_plugins/aws_purge.py: scan text, summaries, Markdown, Docker configs."""
+"""Filters of plugins/filter/aws_purge.py: scan text, summaries, Markdown, Docker configs."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import pytest
 from ansible.errors import AnsibleFilterError
 
-import aws_purge as filters
+from ansible_collections.hearth.platform.plugins.filter import aws_purge as filters
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 

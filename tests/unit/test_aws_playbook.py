@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Tuple
 
 import pytest
 
@@ -187,14 +187,3 @@ def test_role_removes_planted_remnants_and_is_idempotent(tmp_path: Path) -> None
     for flags in ((), ("--check",)):
         rc, out, counts = run_role(tmp_path, extra, *flags)
         assert rc == 0 and counts["changed"] == 0, out
-
-
-@pytest.mark.parametrize("extra,message", [
-    ({"aws_purge_dry_run": "maybe"}, "argument 'aws_purge_dry_run' is of type str"),
-    ({"aws_purge_homes": ["relative"]}, "aws_purge_homes must be a list of absolute paths"),
-    ({"aws_purge_env_dirs": ["/etc"]}, "aws_purge_env_dirs must be a list of absolute paths"),
-])
-def test_role_bad_input_names_the_variable(tmp_path: Path, extra: Dict[str, Any],
-                                           message: str) -> None:
-    rc, out, _ = run_role(tmp_path, extra, "--check")
-    assert rc != 0 and message in out, out

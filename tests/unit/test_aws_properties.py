@@ -10,7 +10,7 @@ import re
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ansible.module_utils import aws_scan as core
+from ansible_collections.hearth.platform.plugins.module_utils import aws_scan as core
 
 FILE_NAMES = ["config.yml", ".env", "app.py", "index.ts", "run.sh", "README.md", "Dockerfile",
               "requirements.txt", "docker-compose.yml", "settings.ini", "main.go",

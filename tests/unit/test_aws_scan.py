@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import pytest
 
-from ansible.module_utils import aws_scan as core
+from ansible_collections.hearth.platform.plugins.module_utils import aws_scan as core
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "aws"
 OWNER = core.Options(ghcr_owner="acme")

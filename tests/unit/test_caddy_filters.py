@@ -1,4 +1,4 @@
-"""Tests for filter_plugins/caddy.py: site validation, merging and Caddyfile rendering."""
+"""Tests for plugins/filter/caddy.py: site validation, merging and Caddyfile rendering."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caddy import (
+from ansible_collections.hearth.platform.plugins.filter.caddy import (
     caddy_api_key_env,
     caddy_api_key_problems,
     caddy_caddyfile,

@@ -1,21 +1,15 @@
 """The common role's network filter: strict CIDR parsing and the IPv4/IPv6 split nft needs."""
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location(
-    "common_net", ROOT / "roles" / "common" / "filter_plugins" / "common_net.py")
-assert _SPEC and _SPEC.loader
-common_net = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(common_net)
+from ansible_collections.hearth.platform.plugins.filter import common_net
+
 split = common_net.common_split_networks
 
 

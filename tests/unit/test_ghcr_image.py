@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ghcr import FilterModule, ghcr_image, parse_reference
+from ansible_collections.hearth.platform.plugins.filter.ghcr import FilterModule, ghcr_image, parse_reference
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 # The complete reference grammar (distribution/reference), used to check every output.

@@ -1,13 +1,25 @@
 """ghcr_workflow: the rendered GitHub Actions workflow parses and has the required shape."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from ansible_collections.hearth.platform.plugins.filter.ghcr import ACTION_VERSIONS, ghcr_workflow
 
-from ghcr import ACTION_VERSIONS, ghcr_workflow
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core before 2.19: values are plain str and templates need no trust
+    trust_as_template = None
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(**kwargs: Any) -> Dict[str, Any]:
@@ -100,22 +112,85 @@ def test_bad_lists(kwargs: Dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_ci_workflow_playbook_writes_it_once(tmp_path: Any) -> None:
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
+def test_ci_workflow_playbook_writes_it_once(tmp_path: Path) -> None:
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-               "-e", "ansible_python_interpreter=" + sys.executable,
                "-e", "ci_workflow_checkout=" + str(tmp_path),
                "-e", "ci_workflow_image=ghcr.io/acme/api", "playbooks/ci_workflow.yml"]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0")
-    runs = [subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+    env = _playbook_env(tmp_path)
+    runs = [subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=300, check=False) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stdout[-2000:]
     assert "changed=2" in runs[0].stdout and "changed=0" in runs[1].stdout  # dir + file
     written = (tmp_path / ".github" / "workflows" / "ghcr.yml").read_text()
     assert written.startswith("# Managed by Hearth")
     assert yaml.safe_load(written)["permissions"] == {"contents": "read", "packages": "write"}
+
+class _Str(str):
+    """A str subclass, as Ansible passes every string it loaded or templated."""
+
+
+class _List(list):
+    """A list subclass, as Ansible passes lists that came from -e or a vars file."""
+
+
+def _assert_app_workflow(text: str, branches: list) -> None:
+    """The workflow builds ./app with app/Dockerfile on ``branches``, in plain YAML."""
+    assert "!!python" not in text
+    doc = yaml.safe_load(text)
+    build = steps_by_action(doc)["docker/build-push-action"]["with"]
+    assert (build["context"], build["file"]) == ("app", "app/Dockerfile")
+    assert doc["on"]["push"]["branches"] == branches
+    assert doc["on"]["pull_request"]["branches"] == branches
+
+
+def test_str_and_list_subclasses_render() -> None:
+    """Regression: the YAML representer was registered for the exact str type only."""
+    text = ghcr_workflow(_Str("ghcr.io/acme/api"), branches=_List([_Str("main"), _Str("release")]),
+                         context=_Str("app"), dockerfile=_Str("app/Dockerfile"),
+                         versions={_Str("actions/checkout"): _Str("v6")},
+                         header=_Str("# Managed by Hearth"))
+    _assert_app_workflow(text, ["main", "release"])
+
+
+def test_values_templated_by_ansible_render(tmp_path: Path) -> None:
+    """Regression: values from group_vars or -e @file reach the filter as Ansible's own types."""
+    if trust_as_template is None:
+        pytest.skip("this ansible-core does not tag values")
+    vars_file = tmp_path / "group_vars" / "all.yml"
+    loader = DataLoader()
+    variables = loader.load("ci_workflow_branches: [main, release]\nci_workflow_context: app\n"
+                            "ci_workflow_dockerfile: app/Dockerfile\n", file_name=str(vars_file))
+    templar = Templar(loader=loader, variables=variables)
+    values = {name: templar.template(trust_as_template("{{ ci_workflow_%s }}" % name))
+              for name in ("branches", "context", "dockerfile")}
+    assert type(values["context"]) is not str and isinstance(values["context"], str)
+    assert type(values["branches"]) is not list and isinstance(values["branches"], list)
+    _assert_app_workflow(ghcr_workflow("ghcr.io/acme/api", **values), ["main", "release"])
+
+
+def _playbook_env(tmp_path: Path, **extra: str) -> Dict[str, str]:
+    """The repository's ansible.cfg, caches under tmp_path, no colour, no inherited ANSIBLE_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"))
+    env.update(extra)
+    return env
+
+
+@pytest.mark.slow
+def test_ci_workflow_playbook_takes_extra_vars(tmp_path: Path) -> None:
+    """Regression: branches, context and dockerfile given with -e made the filter fail."""
+    checkout = tmp_path / "app"
+    checkout.mkdir()
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+               "playbooks/ci_workflow.yml", "-e", "ci_workflow_checkout=%s" % checkout,
+               "-e", "ci_workflow_image=ghcr.io/acme/api",
+               "-e", '{"ci_workflow_branches": ["main", "release"]}',
+               "-e", "ci_workflow_context=app", "-e", "ci_workflow_dockerfile=app/Dockerfile"]
+    run = subprocess.run(command, cwd=ROOT, env=_playbook_env(tmp_path), capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    written = (checkout / ".github" / "workflows" / "ghcr.yml").read_text()
+    assert written.startswith("# Managed by Hearth")
+    _assert_app_workflow(written, ["main", "release"])

@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import email.utils
-import sys
-from pathlib import Path
 from typing import List
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ansible.module_utils.lambda_cloud import (  # noqa: E402
+from ansible_collections.hearth.platform.plugins.module_utils.lambda_cloud import (
     LambdaApiError,
     LambdaClient,
     RateLimiter,
@@ -20,7 +16,7 @@ from ansible.module_utils.lambda_cloud import (  # noqa: E402
     error_from_response,
     parse_retry_after,
 )
-from fake_lambda.fixtures import fake  # noqa: E402,F401 - pytest fixture
+from fake_lambda.fixtures import fake  # noqa: F401 - pytest fixture
 
 
 class FakeClock:

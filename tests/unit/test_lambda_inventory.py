@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ansible_collections.hearth.platform.plugins.inventory import lambda_cloud as plugin
 
-import lambda_cloud as plugin  # noqa: E402  (plugins/inventory/lambda_cloud.py)
-from fake_lambda.fixtures import ansible_env, fake, run_cli  # noqa: E402,F401 - fake is a fixture
+from fake_lambda.fixtures import ansible_env, fake, run_cli  # noqa: F401 - fake is a fixture
 
 PROD = {"hearth-env": "production"}
 
@@ -36,7 +34,7 @@ def populate(fake) -> None:  # noqa: F811
 
 def write_config(tmp_path: Path, fake, extra: str = "") -> Path:  # noqa: F811
     config = tmp_path / "lambda_cloud.yml"
-    config.write_text("plugin: lambda_cloud\napi_url: %s\ntag_filters:\n  hearth-env: production\n"
+    config.write_text("plugin: hearth.platform.lambda_cloud\napi_url: %s\ntag_filters:\n  hearth-env: production\n"
                       "keyed_groups:\n  - key: lambda_gpu.count | string\n    prefix: gpus\n"
                       "compose:\n  gpu_count_plus_one: lambda_gpu.count + 1\n%s" % (fake.url, extra))
     return config

@@ -1,14 +1,11 @@
 """playbooks/launch.yml end to end: ansible-playbook against the fake API with a temporary inventory."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fake_lambda.fixtures import ROOT, ansible_env, fake, recap, run_cli  # noqa: E402,F401 - fake is a fixture
+from fake_lambda.fixtures import ROOT, ansible_env, fake, recap, run_cli  # noqa: F401 - fake is a fixture
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +38,7 @@ def make_inventory(tmp_path: Path, launch_vars: str = LAUNCH_VARS) -> Path:
     inv = tmp_path / "inventory"
     (inv / "group_vars" / "all").mkdir(parents=True)
     (inv / "group_vars" / "all" / "launch.yml").write_text("---\n" + launch_vars)
-    (inv / "lambda_cloud.yml").write_text("plugin: lambda_cloud\ntag_filters:\n  hearth-env: production\n")
+    (inv / "lambda_cloud.yml").write_text("plugin: hearth.platform.lambda_cloud\ntag_filters:\n  hearth-env: production\n")
     return inv
 
 

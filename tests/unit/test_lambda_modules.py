@@ -5,17 +5,10 @@ checks both the module result and what the fake account saw.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from ansible_collections.hearth.platform.plugins.modules import lambda_filesystem, lambda_instance, lambda_ssh_key
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import lambda_filesystem  # noqa: E402
-import lambda_instance  # noqa: E402
-import lambda_ssh_key  # noqa: E402
-from fake_lambda.fixtures import fake, fast_args, run_module  # noqa: E402,F401 - fake is a fixture
+from fake_lambda.fixtures import fake, fast_args, run_module  # noqa: F401 - fake is a fixture
 
 GPU = {"name": "prod-gpu-1", "instance_type": "gpu_1x_gh200", "regions": ["us-west-1", "us-east-1"],
        "ssh_key": "ops", "tags": {"hearth-env": "production", "hearth-role": "gpu,data"},

@@ -1,15 +1,11 @@
-"""Tests for the pure parts of roles/minio/library/hearth_minio.py (no MinIO needed)."""
+"""Tests for the pure parts of the hearth_minio module (no MinIO needed)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "roles" / "minio" / "library"))
-
-from hearth_minio import (  # noqa: E402
+from ansible_collections.hearth.platform.plugins.modules.hearth_minio import (
     check_specs,
     error_code,
     lifecycle_document,

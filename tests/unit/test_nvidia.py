@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from nvidia import (
+from ansible_collections.hearth.platform.plugins.filter.nvidia import (
     NVIDIA_SMI_QUERY_FIELDS,
     empty_gpu_fact,
     gpu_architecture,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from postgres import postgres_hba, postgres_memory
+from ansible_collections.hearth.platform.plugins.filter.postgres import postgres_hba, postgres_memory
 
 
 def mb(value: str) -> int:

@@ -2,9 +2,12 @@
 
 Ubuntu hosts cannot be booted here, so this is where an Ubuntu-only omission shows up: a role
 whose Debian-13.yml sets a variable that Ubuntu-24.yml forgets would fail only on Lambda hosts.
+The fallbacks of the shared chain (hearth.platform.os_vars: `<Distribution>.yml`,
+`<os_family>.yml`, `default.yml`) are held to the same set of variables.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,16 +17,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SUPPORTED = ("Debian-13", "Ubuntu-22", "Ubuntu-24")
 
 
+# Files the OS-vars chain can pick: Debian-13.yml, Debian.yml, default.yml (not main.yml, or
+# files a role includes by name such as postgres's pgdg.yml).
+OS_FILE = re.compile(r"^(?:[A-Z][^/]*|default)\.yml$")
+
+
 def os_var_files(role: Path) -> dict[str, dict]:
     files = {}
-    for name in SUPPORTED:
-        path = role / "vars" / f"{name}.yml"
-        if path.exists():
-            files[name] = yaml.safe_load(path.read_text()) or {}
+    for path in sorted((role / "vars").glob("*.yml")):
+        if OS_FILE.match(path.name):
+            files[path.stem] = yaml.safe_load(path.read_text()) or {}
     return files
 
 
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if os_var_files(p))
+
+
+def test_supported_systems_are_covered() -> None:
+    assert all(set(SUPPORTED) <= set(os_var_files(ROOT / "roles" / name))
+               for name in ("aws_purge", "common", "postgres"))
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)

@@ -1,4 +1,4 @@
-"""Pure parts of module_utils/vercel_api: fingerprints, planning, diff, retries."""
+"""Pure parts of the vercel_api module utilities: fingerprints, planning, diff, retries."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible.module_utils import vercel_api as api
+from ansible_collections.hearth.platform.plugins.module_utils import vercel_api as api
 
 FAST = 10  # PBKDF2 iterations for property tests; the format does not depend on the count
 

@@ -6,8 +6,8 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.hearth.platform.plugins.modules import vercel_env
 
-import vercel_env
 from fake_vercel import FakeVercel
 
 TOKEN = "tok-account"

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from vercel import REJECTED_KEYS, SCHEMA_URL, FilterModule, vercel_json
+from ansible_collections.hearth.platform.plugins.filter.vercel import REJECTED_KEYS, SCHEMA_URL, FilterModule, vercel_json
 
 # The part of Vercel's published vercel.json schema this filter writes (rewrites, headers).
 SCHEMA: Dict[str, Any] = {

@@ -9,8 +9,8 @@ from ansible.errors import AnsibleFilterError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvidia import empty_gpu_fact, nvidia_gpu_fact, nvidia_smi_gpus, nvidia_smi_topology, nvidia_smi_versions
-from vllm_args import (
+from ansible_collections.hearth.platform.plugins.filter.nvidia import empty_gpu_fact, nvidia_gpu_fact, nvidia_smi_gpus, nvidia_smi_topology, nvidia_smi_versions
+from ansible_collections.hearth.platform.plugins.filter.vllm_args import (
     MIN_MODEL_LEN,
     MODEL_LEN_STEP,
     UTILIZATION_MAX,
