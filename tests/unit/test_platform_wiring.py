@@ -172,3 +172,11 @@ def test_an_engine_on_one_of_two_edge_hosts_listens_where_the_other_edge_host_re
     lines = sorted(line.split("LISTEN ", 1)[1].strip().strip('"') for line in proc.stdout.splitlines() if "LISTEN " in line)
     # edge-a serves the LLM and edge-b must reach it; gpu-1 is reached by both.
     assert lines == ["edge-a True True", "gpu-1 True True"], proc.stdout
+
+
+def test_checks_of_one_path_with_and_without_a_key_are_both_kept() -> None:
+    offer = hearth_offer({"name": "llm", "ports": [{"port": 1}], "sites": [{"name": "api", "routes": [{"path": "/", "port": 1}]}],
+                          "checks": [{"site": "api", "path": "/v1", "auth": "bearer"},
+                                     {"site": "api", "path": "/v1", "auth": "none", "status": 401}]})
+    checks = hearth_checks({"a": {"llm": offer}, "b": {"llm": offer}}, "x.test")
+    assert [(c["auth"], c["status"]) for c in checks] == [("bearer", [200]), ("none", [401])]

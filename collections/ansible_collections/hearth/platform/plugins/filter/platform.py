@@ -320,12 +320,12 @@ def hearth_checks(platform: Any, domain: str) -> list[dict[str, Any]]:
     """Smoke checks through the front door: one per published check, with its full URL host."""
     platform = _mapping("hearth_platform", platform or {})
     checks: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for host in sorted(platform):
         for offer_name, offer in sorted(platform[host].items()):
             labels = {s["name"]: s["label"] for s in offer.get("sites", [])}
             for check in offer.get("checks", []):
-                key = (labels[check["site"]], check["path"], check["method"])
+                key = (labels[check["site"]], check["path"], check["method"], check["auth"])
                 if key in seen:
                     continue
                 seen.add(key)
