@@ -40,6 +40,7 @@ class Listener:
     address: str  # without brackets or %interface; "*" for any
     port: int
     processes: tuple[str, ...]  # empty when ss could not tell (no privileges, kernel-owned)
+    uid: int | None = None  # the socket's owner (`ss -e`), which needs no access to the process
 
     def describe(self) -> str:
         """`(process) address:port/proto`, the form failures are listed in."""
@@ -111,7 +112,8 @@ def parse_ss(output: str) -> list[Listener]:
             continue
         address, port = _split_address(fields[4])
         processes = tuple(dict.fromkeys(re.findall(r'\("([^"]+)",pid=', line)))
-        listeners.append(Listener(fields[0], address, port, processes))
+        uid = re.search(r"\buid:(\d+)", line)
+        listeners.append(Listener(fields[0], address, port, processes, int(uid.group(1)) if uid else None))
     return listeners
 
 
@@ -123,18 +125,34 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def parse_passwd(output: str) -> dict[int, str]:
+    """uid -> user name from `getent passwd` output."""
+    users = {}
+    for line in output.splitlines():
+        fields = line.split(":")
+        if len(fields) > 2 and fields[2].isdigit():
+            users[int(fields[2])] = fields[0]
+    return users
+
+
 def offending_listeners(listeners: Iterable[Listener], private: Iterable[str],
-                        public: frozenset[str] = PUBLIC_PROCESSES) -> list[Listener]:
+                        public: frozenset[str] = PUBLIC_PROCESSES,
+                        users: dict[int, str] | None = None) -> list[Listener]:
     """Listeners that break the rule: only loopback and the private address, but for sshd and Caddy.
 
+    A socket whose process ss cannot name (a container's root lacks ptrace over other users'
+    processes) is judged by its owner instead: Caddy runs as its own `caddy` user.
     A DHCP client on its client port is not a service and passes.
     """
+    users = users or {}
     allowed = set(private)
     bad = []
     for sock in listeners:
         if is_loopback(sock.address) or sock.address in allowed:
             continue
         if public.intersection(sock.processes):
+            continue
+        if not sock.processes and sock.uid is not None and users.get(sock.uid) in public:
             continue
         if sock.proto == "udp" and sock.port in DHCP_CLIENT_PORTS and DHCP_CLIENTS.intersection(sock.processes):
             continue

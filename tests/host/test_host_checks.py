@@ -19,6 +19,7 @@ from host_checks import (
     leaked_sources,
     literal_ip,
     offending_listeners,
+    parse_passwd,
     parse_ss,
     parse_stat,
     private_addresses,
@@ -160,3 +161,13 @@ def test_journal_arrives_gzipped_or_plain() -> None:
     assert b"".join(journal_chunks(gzip.compress(text))) == text
     assert b"".join(journal_chunks(b"plain")) == b"plain"
     assert list(journal_chunks(b"")) == []
+
+
+def test_a_socket_ss_cannot_name_is_judged_by_its_owner() -> None:
+    """In a container, root cannot see other users' processes: Caddy's sockets show no name."""
+    output = ('tcp LISTEN 0 4096 *:443 *:* uid:999 ino:1 sk:1 cgroup:/system.slice/caddy.service\n'
+              'tcp LISTEN 0 4096 *:8099 *:* uid:998 ino:2 sk:2\n')
+    users = parse_passwd("root:x:0:0::/root:/bin/bash\ncaddy:x:999:999::/var/lib/caddy:/usr/sbin/nologin\n"
+                         "fixture:x:998:998::/:/usr/sbin/nologin\n")
+    offending = offending_listeners(parse_ss(output), {"172.17.0.2"}, users=users)
+    assert [s.port for s in offending] == [8099]

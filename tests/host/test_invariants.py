@@ -26,6 +26,7 @@ from host_checks import (
     journal_chunks,
     leaked_sources,
     offending_listeners,
+    parse_passwd,
     parse_ss,
     parse_stat,
     private_addresses,
@@ -65,13 +66,14 @@ def stat_paths(as_root: RunAsRoot, pattern: str) -> list[FileStat]:
 
 def test_only_sshd_and_caddy_listen_beyond_loopback_and_the_private_address(
         host: Any, as_root: RunAsRoot, network_vars: dict[str, Any]) -> None:
-    sockets = as_root("ss -Hltnup")
+    sockets = as_root("ss -Hltnupe")
     assert sockets.rc == 0, f"ss failed: {sockets.stderr}"
     interface = default_interface(host.run("ip -4 -o route show default").stdout)
     candidates = interface_addresses(host.run("ip -4 -o addr show dev %s", interface).stdout) if interface else []
     private = private_addresses(network_vars.get("hearth_private_ip"), candidates,
                                 network_vars.get("hearth_private_networks"))
-    offending = [s.describe() for s in offending_listeners(parse_ss(sockets.stdout), private)]
+    users = parse_passwd(host.run("getent passwd").stdout)
+    offending = [s.describe() for s in offending_listeners(parse_ss(sockets.stdout), private, users=users)]
     allowed = ", ".join(sorted(private)) or "none found"
     assert not offending, (f"listening beyond loopback and the private address ({allowed}), "
                            "which only sshd and caddy may:\n  " + "\n  ".join(offending))
