@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from ansible.errors import AnsibleFilterError
 
@@ -92,12 +92,32 @@ def _address(where: str, value: Any) -> str:
         raise _err(where, f"expected an IP address, got {value!r}") from None
 
 
-def _ports(where: str, value: Any) -> list[dict[str, Any]]:
-    ports = []
+def _entries(where: str, value: Any, allowed: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each entry of a list of mappings with its path (`where[i]`), its keys checked."""
     for index, entry in enumerate(_list(where, value)):
         at = f"{where}[{index}]"
         entry = _mapping(at, entry)
-        _keys(at, entry, PORT_KEYS)
+        _keys(at, entry, allowed)
+        yield at, entry
+
+
+def _offer_port(where: str, value: Any, port_numbers: set[int]) -> int:
+    """A port that must be one the offer lists among its ports."""
+    port = _port(where, value)
+    if port not in port_numbers:
+        raise _err(where, f"{port} is not among the offer's ports {sorted(port_numbers)}")
+    return port
+
+
+def _path(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not PATH_RE.match(value):
+        raise _err(where, f"expected an absolute URL path, got {value!r}")
+    return value
+
+
+def _ports(where: str, value: Any) -> list[dict[str, Any]]:
+    ports = []
+    for at, entry in _entries(where, value, PORT_KEYS):
         if "port" not in entry:
             raise _err(at, "needs a port")
         proto = entry.get("proto", "tcp")
@@ -117,9 +137,7 @@ def _route(where: str, value: Any, port_numbers: set[int]) -> dict[str, Any]:
     if "respond" not in route:
         if "port" not in route:
             raise _err(where, "needs the port it proxies to (or respond)")
-        route["port"] = _port(f"{where}.port", route["port"])
-        if route["port"] not in port_numbers:
-            raise _err(f"{where}.port", f"{route['port']} is not among the offer's ports {sorted(port_numbers)}")
+        route["port"] = _offer_port(f"{where}.port", route["port"], port_numbers)
     if route.get("upstream_key") is not None:
         route["upstream_key"] = _name(f"{where}.upstream_key", route["upstream_key"], SECRET_NAME_RE)
     return route
@@ -127,10 +145,7 @@ def _route(where: str, value: Any, port_numbers: set[int]) -> dict[str, Any]:
 
 def _sites(where: str, value: Any, port_numbers: set[int]) -> list[dict[str, Any]]:
     sites = []
-    for index, entry in enumerate(_list(where, value)):
-        at = f"{where}[{index}]"
-        site = _mapping(at, entry)
-        _keys(at, site, SITE_KEYS)
+    for at, site in _entries(where, value, SITE_KEYS):
         site["name"] = _name(f"{at}.name", site.get("name"))
         site["label"] = _name(f"{at}.label", site.get("label", site["name"]), LABEL_RE)
         routes = _list(f"{at}.routes", site.get("routes"))
@@ -143,16 +158,9 @@ def _sites(where: str, value: Any, port_numbers: set[int]) -> list[dict[str, Any
 
 def _metrics(where: str, value: Any, port_numbers: set[int]) -> list[dict[str, Any]]:
     metrics = []
-    for index, entry in enumerate(_list(where, value)):
-        at = f"{where}[{index}]"
-        entry = _mapping(at, entry)
-        _keys(at, entry, METRIC_KEYS)
-        port = _port(f"{at}.port", entry.get("port"))
-        if port not in port_numbers:
-            raise _err(f"{at}.port", f"{port} is not among the offer's ports {sorted(port_numbers)}")
-        path = entry.get("path", "/metrics")
-        if not isinstance(path, str) or not PATH_RE.match(path):
-            raise _err(f"{at}.path", f"expected an absolute URL path, got {path!r}")
+    for at, entry in _entries(where, value, METRIC_KEYS):
+        port = _offer_port(f"{at}.port", entry.get("port"), port_numbers)
+        path = _path(f"{at}.path", entry.get("path", "/metrics"))
         scheme = entry.get("scheme", "http")
         if scheme not in ("http", "https"):
             raise _err(f"{at}.scheme", f"expected http or https, got {scheme!r}")
@@ -162,16 +170,11 @@ def _metrics(where: str, value: Any, port_numbers: set[int]) -> list[dict[str, A
 
 def _checks(where: str, value: Any, site_names: set[str]) -> list[dict[str, Any]]:
     checks = []
-    for index, entry in enumerate(_list(where, value)):
-        at = f"{where}[{index}]"
-        entry = _mapping(at, entry)
-        _keys(at, entry, CHECK_KEYS)
+    for at, entry in _entries(where, value, CHECK_KEYS):
         site = entry.get("site")
         if site not in site_names:
             raise _err(f"{at}.site", f"expected one of the offer's sites {sorted(site_names)}, got {site!r}")
-        path = entry.get("path", "/")
-        if not isinstance(path, str) or not PATH_RE.match(path):
-            raise _err(f"{at}.path", f"expected an absolute URL path, got {path!r}")
+        path = _path(f"{at}.path", entry.get("path", "/"))
         auth = entry.get("auth", "none")
         if auth not in CHECK_AUTH:
             raise _err(f"{at}.auth", f"expected one of {', '.join(CHECK_AUTH)}, got {auth!r}")
