@@ -12,10 +12,11 @@ help: ## List the targets
 
 venv: $(VENV)/.installed ## Create the Python environment with Ansible, molecule and the test tools
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 engine: ## Make sure a Docker engine answers (starts Debian's dockerd when none does)

@@ -21,7 +21,7 @@ def findings() -> List[Dict[str, Any]]:
 def test_aws_scan_text_returns_plain_dicts() -> None:
     result = findings()
     assert [f["kind"] for f in result] == ["ecr-image", "aws-cli-call", "s3-uri"]
-    assert result[0]["replacement"] == "ghcr.io/acme/api:1" and result[0]["fixable"]
+    assert result[0]["suggestion"] == "ghcr.io/acme/api:1" and result[0]["fixable"]
     json.dumps(result)
 
 
@@ -54,7 +54,7 @@ def test_markdown_report_has_counts_tables_and_escapes_pipes() -> None:
                                                 "backup_dir": "/r/.hearth/b"})
     assert md.startswith("# AWS in app\n")
     assert "3 finding(s) in 1 file(s): 1 fixable, 2 for a person." in md
-    assert "| ecr-image | 1 |" in md
+    assert "| ecr-image | ECR image reference | 1 |" in md
     assert "- changed `Dockerfile`" in md and "- deleted `template.yaml`" in md
     assert "## Fixable (mechanical rewrite)" in md and "## Needs a person" in md
     assert "s3://bkt/y \\| tee log" in md  # a pipe in evidence does not break the table

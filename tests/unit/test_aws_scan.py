@@ -113,6 +113,12 @@ CASES = [
      "aws-actions-step", False, None),
     ("scripts/sync.sh", "aws --region eu-west-1 s3 sync dist/ s3://site/\n", "aws-cli-call",
      False, None),
+    ("scripts/login.sh", "aws ecr get-login-password --region eu-west-1 | docker login "
+     "--username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com\n",
+     "ecr-login", True,
+     'echo "$GHCR_TOKEN" | docker login ghcr.io -u "$GHCR_USER" --password-stdin\n'),
+    ("api/store.py", "import boto3\n", "sdk-import", False, None),
+    ("infra/backend.tf", 'terraform {\n  backend "s3" {}\n}\n', "terraform-state", False, None),
 ]
 
 
@@ -123,7 +129,7 @@ def test_each_kind_is_found_with_its_fix(path: str, text: str, kind: str, fixabl
     finding = only(scan(text, path), kind)
     assert finding.fixable is fixable
     assert finding.service == core.KINDS[kind][0]
-    assert finding.replacement
+    assert finding.suggestion
     if fixable:
         assert fixed(text, path) == after
         rescanned = scan(after, path) if after is not None else []

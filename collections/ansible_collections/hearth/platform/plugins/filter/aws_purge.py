@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Filters for the AWS purge: scan text, summarise and render findings, clean docker configs.
 
-``aws_scan_text`` runs the scanner of ``plugins/module_utils/aws_scan.py`` on one string;
+``aws_scan_text`` runs the scanner of ``plugins/module_utils/aws_scan/`` on one string;
 ``aws_findings_summary`` and ``aws_findings_markdown`` turn the ``aws_scan`` module's findings
 into counts and a Markdown report; ``aws_docker_config_ecr`` and ``aws_docker_config_purge``
 find and drop the ECR credential helpers and logins in a Docker ``config.json``. All are pure.
@@ -52,49 +52,14 @@ def aws_findings_summary(value: FindingsInput) -> Dict[str, Any]:
     return _core.summarize(findings)
 
 
-def _cell(value: Any) -> str:
-    """A Markdown table cell: pipes escaped, newlines flattened, backticks kept apart."""
-    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    return text.replace("`", "'")
-
-
-def _table(rows: Sequence[Mapping[str, Any]]) -> List[str]:
-    lines = ["| file | line | kind | evidence | replacement |", "|---|---:|---|---|---|"]
-    for f in rows:
-        lines.append(f"| {_cell(f['path'])} | {f.get('line', '')} | {_cell(f['kind'])} | "
-                     f"`{_cell(f.get('evidence', ''))}` | {_cell(f.get('replacement', ''))} |")
-    return lines
-
-
 def aws_findings_markdown(value: FindingsInput, title: str = "AWS remnants",
                           applied: Optional[Mapping[str, Any]] = None) -> str:
     """A Markdown report: counts by kind, then fixable and manual findings as tables.
 
     ``applied`` (the module result of an apply run) adds the files changed and deleted and the
-    backup location.
+    backup location. The same renderer writes ``hearth-aws-scan --format markdown``.
     """
-    findings = _findings(value)
-    summary = _core.summarize(findings)
-    out = [f"# {title}", "",
-           f"{summary['total']} finding(s) in {summary['files']} file(s): "
-           f"{summary['fixable']} fixable, {summary['manual']} for a person.", ""]
-    if summary["by_kind"]:
-        out += ["| kind | count |", "|---|---:|"]
-        out += [f"| {k} | {n} |" for k, n in summary["by_kind"].items()]
-        out.append("")
-    if applied:
-        changed = list(applied.get("changed_files", []))
-        deleted = list(applied.get("deleted_files", []))
-        out += ["## Applied", "", f"Backup: `{applied.get('backup_dir') or '(none)'}`", ""]
-        out += [f"- changed `{p}`" for p in changed] + [f"- deleted `{p}`" for p in deleted]
-        out.append("")
-    fixable = [f for f in findings if f["fixable"]]
-    manual = [f for f in findings if not f["fixable"]]
-    if fixable:
-        out += ["## Fixable (mechanical rewrite)", ""] + _table(fixable) + [""]
-    if manual:
-        out += ["## Needs a person", ""] + _table(manual) + [""]
-    return "\n".join(out)
+    return _core.markdown(_findings(value), title, applied=applied)
 
 
 def _docker_config(config: Any) -> Mapping[str, Any]:
@@ -105,7 +70,8 @@ def _docker_config(config: Any) -> Mapping[str, Any]:
 
 
 def _is_ecr_registry(name: str) -> bool:
-    return (".dkr.ecr." in name and ".amazonaws.com" in name) or name == "public.ecr.aws"
+    """The scanner's own ECR pattern, so hosts and checkouts agree on what ECR is."""
+    return _core.is_ecr_host(name)
 
 
 def aws_docker_config_ecr(config: Any) -> List[str]:

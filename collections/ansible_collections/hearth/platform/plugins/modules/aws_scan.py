@@ -9,11 +9,15 @@ module: aws_scan
 short_description: Find AWS remnants in an application checkout and rewrite the fixable ones
 description:
   - Walks a local repository and reports every reference to AWS with file, line, kind,
-    masked evidence, the suggested replacement and whether Hearth can rewrite it.
-  - Kinds cover ECR images, S3 URIs and endpoints, RDS and ElastiCache endpoints, ARNs,
-    access keys (masked), C(AWS_*) variables in env, compose and workflow files, SDK and tool
-    dependencies, Terraform, Pulumi, CDK, CloudFormation/SAM, serverless.yml, ECS task
-    definitions, C(aws-actions/*) workflow steps and AWS CLI calls in scripts.
+    masked evidence, a suggestion and whether Hearth can rewrite it.
+  - Kinds cover ECR images and logins, S3 URIs and endpoints, RDS and ElastiCache endpoints,
+    ARNs, access keys (masked), C(AWS_*) variables in env files and their templates, compose
+    and workflow files, SDK imports in Python, JavaScript/TypeScript, Go and Java, SDK and tool
+    dependencies, Terraform (with modules and state kept in S3/DynamoDB), Pulumi, CDK,
+    CloudFormation/SAM, Serverless Framework files (found by content), ECS task definitions,
+    C(aws-actions/*) workflow steps and AWS CLI calls in scripts.
+  - The same library is the C(hearth-aws-scan) command (C(pip install .) from the Hearth
+    repository), which writes JSON, Markdown and SARIF for a team's CI.
   - Vendored and generated directories, binary files, files over O(max_file_size) and every
     symbolic link are skipped.
   - With O(apply=true) fixable findings are rewritten (ECR to GHCR, endpoints to environment
@@ -85,7 +89,7 @@ findings:
       kind: ecr-image
       service: ecr
       evidence: 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.2
-      replacement: ghcr.io/acme/api:1.2
+      suggestion: ghcr.io/acme/api:1.2
       fixable: true
       action: rewrite
 summary:

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+"""Rules for infrastructure as code and deployment descriptors that target AWS.
+
+Terraform (providers, resources, modules whose source is an AWS module, and state kept in
+S3/DynamoDB), Pulumi, the CDK, CloudFormation/SAM, the Serverless Framework (found by content,
+whatever the file is called) and ECS task definitions. A file that only describes AWS is
+deleted by a fix; a file that mixes AWS with anything else, and every piece of Terraform state,
+is left to a person.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import List, Optional
+
+from .context import Context
+
+RE_TF_AWS = re.compile(r"(?m)^\s*(?:provider\s+\"aws\"|(?:resource|data)\s+\"aws_\w+\"|"
+                       r"source\s*=\s*\"(?:registry\.terraform\.io/)?hashicorp/aws\")")
+RE_TF_BLOCK = re.compile(r"(?m)^\s*(?:resource|data)\s+\"(?P<type>\w+)\"|"
+                         r"^\s*provider\s+\"(?P<provider>[\w-]+)\"")
+RE_TF_SOURCE = re.compile(r"(?m)^\s*source\s*=\s*\"(?P<source>[^\"]*)\"")
+# Registry modules for the AWS provider end in /aws (terraform-aws-modules/vpc/aws,
+# app.terraform.io/acme/network/aws//modules/x); git and HTTP sources follow the
+# terraform-aws-<name> repository convention.
+RE_TF_AWS_SOURCE = re.compile(r"^(?:[\w.-]+/)?[\w-]+/[\w-]+/aws(?://[^?]*)?(?:\?.*)?$|"
+                              r"terraform-aws-|^(?:registry\.terraform\.io/)?hashicorp/aws$")
+RE_TF_STATE = re.compile(r"(?m)^\s*(?:backend\s+\"s3\"|backend\s*=\s*\"s3\"|"
+                         r"dynamodb_table\s*=|dynamodb_endpoint\s*=)")
+RE_CFN = re.compile(r"(?m)^[\s{]*[\"']?AWSTemplateFormatVersion[\"']?\s*:|"
+                    r"^[\s{,]*[\"']?Transform[\"']?\s*:\s*[\"']?AWS::Serverless")
+RE_SLS_PROVIDER = re.compile(r"(?m)^provider:[ \t]*(?P<inline>[\"']?aws\b)?")
+RE_SLS_NAME_AWS = re.compile(r"^[ \t]+name:[ \t]*[\"']?aws\b")
+RE_SLS_MARK = re.compile(r"(?m)^(?:service|frameworkVersion):")
+RE_PULUMI_AWS = re.compile(r"(?m)^\s*[\"']?aws:[\w-]+|\baws\b")
+RE_ECS = re.compile(r"\"containerDefinitions\"\s*:")
+YAML = (".yml", ".yaml")
+
+
+def _is_aws_source(source: str) -> bool:
+    """Does a Terraform ``source`` name an AWS provider or an AWS module?"""
+    return bool(RE_TF_AWS_SOURCE.search(source))
+
+
+def _whole_file(ctx: Context, kind: str, line: int, evidence: str, delete: bool,
+                hint: Optional[str] = None) -> None:
+    ctx.emit_line(line, kind, evidence, hint, delete_file=delete)
+
+
+def _terraform(ctx: Context) -> None:
+    """Terraform: AWS resources, providers and modules, and state kept in AWS."""
+    text = ctx.text
+    states = list(RE_TF_STATE.finditer(text))
+    for m in states:
+        what = "DynamoDB lock table" if "dynamodb" in m.group(0) else "state in S3"
+        ctx.emit_line(ctx.lines.pos(m.start())[0], "terraform-state",
+                      f"{m.group(0).strip()} ({what})")
+    sources = [m for m in RE_TF_SOURCE.finditer(text)]
+    aws_sources = [m for m in sources if _is_aws_source(m.group("source"))]
+    first = RE_TF_AWS.search(text)
+    anchor = first if first is not None else (aws_sources[0] if aws_sources else None)
+    if anchor is None:
+        return
+    blocks = [(b.group("type") or "", b.group("provider") or "")
+              for b in RE_TF_BLOCK.finditer(text)]
+    aws_only = (not states and len(aws_sources) == len(sources) and
+                all(t.startswith("aws_") if t else p == "aws" for t, p in blocks))
+    evidence = anchor.group(0).strip()
+    hint = None if aws_only else "remove the AWS blocks and modules; other providers stay"
+    _whole_file(ctx, "terraform-aws", ctx.lines.pos(anchor.start())[0], evidence, aws_only,
+                hint)
+
+
+def _block_names_aws(after: str) -> bool:
+    """Does the indented block that follows ``provider:`` say ``name: aws``?"""
+    for line in after.split("\n")[1:]:
+        if line.strip() and not line[:1].isspace():
+            return False
+        if RE_SLS_NAME_AWS.match(line):
+            return True
+    return False
+
+
+def _serverless(ctx: Context) -> bool:
+    """A Serverless Framework service on AWS, by content: ``provider: aws`` or ``name: aws``.
+
+    Any YAML file qualifies (serverless-api.yml, serverless.prod.yml, sls/api.yaml) when it
+    has the framework's top-level keys; returns whether it was one.
+    """
+    role = ctx.role
+    if not (role.lower.startswith("serverless") or RE_SLS_MARK.search(ctx.text)):
+        return False
+    m = RE_SLS_PROVIDER.search(ctx.text)
+    if m and (m.group("inline") or _block_names_aws(ctx.text[m.end():])):
+        _whole_file(ctx, "serverless-aws", ctx.lines.pos(m.start())[0], "provider: aws", True)
+        return True
+    return False
+
+
+def _ecs(ctx: Context) -> None:
+    try:
+        data = json.loads(ctx.text)
+    except ValueError:
+        return
+    items: List[object] = data if isinstance(data, list) else [data]
+    if any(isinstance(i, dict) and isinstance(i.get("containerDefinitions"), list)
+           for i in items):
+        m = RE_ECS.search(ctx.text)
+        if m is not None:
+            _whole_file(ctx, "ecs-task-definition", ctx.lines.pos(m.start())[0],
+                        "containerDefinitions", True)
+
+
+def detect_deploy(ctx: Context) -> None:
+    """Deployment descriptors, by file type first and content second."""
+    lower, suffix, text = ctx.role.lower, ctx.role.suffix, ctx.text
+    if suffix in (".tf", ".hcl") or lower.endswith(".tf.json"):
+        _terraform(ctx)
+    elif lower.startswith("pulumi.") and suffix in YAML:
+        m = RE_PULUMI_AWS.search(text)
+        if m:
+            _whole_file(ctx, "pulumi-aws", ctx.lines.pos(m.start())[0],
+                        m.group(0).strip()[:80], False)
+    elif lower == "cdk.json":
+        _whole_file(ctx, "cdk-app", 1, "cdk.json", False)
+    elif lower == "samconfig.toml":
+        _whole_file(ctx, "cloudformation-template", 1, "samconfig.toml (SAM CLI settings)",
+                    True)
+    elif suffix in YAML and "aws" in ctx.low and _serverless(ctx):
+        return
+    elif suffix in YAML + (".json", ".template") and "aws" in ctx.low and RE_CFN.search(text):
+        m = RE_CFN.search(text)
+        assert m is not None
+        _whole_file(ctx, "cloudformation-template", ctx.lines.pos(m.start())[0],
+                    m.group(0).strip(), True)
+    elif suffix == ".json" and "containerdefinitions" in ctx.low and RE_ECS.search(text):
+        _ecs(ctx)
