@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan bench-vector clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: venv image artifacts lint ## Everything: lint, unit tests, every molecule 
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
 	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate)
+
+bench-vector: venv ## pgvector HNSW build and recall on the lab's Postgres, defaults against derived settings (bench/results/vector.json)
+	$(VENV)/bin/python bench/vector.py --dsn "postgresql://app:$$(cat inventories/lab/.secrets/postgres_app)@127.0.0.1:15432/app"
 
 bench-scan: venv ## AWS scanner against grep -rE on a generated 50k-file tree (bench/results/scan.json)
 	$(VENV)/bin/python bench/scan.py
