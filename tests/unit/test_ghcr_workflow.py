@@ -194,3 +194,10 @@ def test_ci_workflow_playbook_takes_extra_vars(tmp_path: Path) -> None:
     written = (checkout / ".github" / "workflows" / "ghcr.yml").read_text()
     assert written.startswith("# Managed by Hearth")
     _assert_app_workflow(written, ["main", "release"])
+
+
+def test_multi_line_values_are_block_scalars() -> None:
+    """The tag rules read as people write them (``tags: |``), not as one quoted line."""
+    text = ghcr_workflow("ghcr.io/acme/api")
+    assert "          tags: |\n" in text
+    assert "\\n" not in text

@@ -20,16 +20,9 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional, Sequence
 
-import yaml
-
+from ansible.errors import AnsibleFilterError
 from ansible_collections.hearth.platform.plugins.filter.ghcr import (
-    ACTION_VERSIONS as GHCR_ACTION_VERSIONS, _plain, _str_representer, _WorkflowDumper)
-
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without Ansible installed
-    class AnsibleFilterError(Exception):  # type: ignore[no-redef]
-        """Stand-in so the pure functions stay importable without Ansible."""
+    ACTION_VERSIONS as GHCR_ACTION_VERSIONS, render_workflow)
 
 FILTER = "aws_scan_workflow"
 COMMAND = "hearth-aws-scan"
@@ -48,18 +41,6 @@ ACTION_VERSIONS: Dict[str, str] = {
 # Characters that would end or expand a double-quoted shell word (or open a ${{ }} expression).
 _SHELL_SPECIAL = frozenset('"\'`$\\')
 _ACTION_REF = re.compile(r"^v[0-9]+(?:\.[0-9]+){0,2}$|^[0-9a-f]{40}$")
-
-
-class _ScriptDumper(_WorkflowDumper):
-    """ghcr_workflow's dumper, with scripts as ``|`` blocks.
-
-    PyYAML looks up a representer for the exact type before the multi-representers, so the
-    block-scalar representer has to be registered for ``str`` itself: ``_plain`` hands the
-    dumper nothing but exact ``str``.
-    """
-
-
-_ScriptDumper.add_representer(str, _str_representer)
 
 
 def _fail(argument: str, reason: str, value: Any) -> AnsibleFilterError:
@@ -244,10 +225,7 @@ def aws_scan_workflow(install: Any, branches: Any = ("main",), path: Any = ".",
     document = aws_scan_workflow_document(install, branches=branches, path=path,
                                           exclude=exclude, fail_on=fail_on,
                                           code_scanning=code_scanning, versions=versions)
-    body = yaml.dump(_plain(document), Dumper=_ScriptDumper, sort_keys=False, width=100,
-                     default_flow_style=False)
-    prefix = header if not header or header.endswith("\n") else header + "\n"
-    return prefix + "---\n" + body
+    return render_workflow(document, header)
 
 
 class FilterModule:

@@ -269,7 +269,18 @@ def _plain(value: Any) -> Any:
 
 
 # Subclasses of str included: every string Ansible passes in is one (see _plain).
-_WorkflowDumper.add_multi_representer(str, _str_representer)
+# PyYAML looks up exact types before multi-representers, so plain str (all _plain hands on)
+# needs its own entry for the block style to take effect.
+_WorkflowDumper.add_representer(str, _str_representer)
+
+
+def render_workflow(document: Dict[str, Any], header: str = "",
+                    dumper: type = _WorkflowDumper) -> str:
+    """A workflow document as YAML text: ``header`` (as is), the document marker, the body."""
+    body = yaml.dump(_plain(document), Dumper=dumper, sort_keys=False, width=100,
+                     default_flow_style=False)
+    prefix = header if not header or header.endswith("\n") else header + "\n"
+    return prefix + "---\n" + body
 
 
 def _string_list(value: Any, name: str) -> List[str]:
@@ -354,10 +365,7 @@ def ghcr_workflow(image: Any, branches: Any = ("main",), context: str = ".",
     document = ghcr_workflow_document(image, branches=branches, context=context,
                                       dockerfile=dockerfile, platforms=platforms,
                                       tag_rules=tag_rules, versions=versions)
-    body = yaml.dump(_plain(document), Dumper=_WorkflowDumper, sort_keys=False, width=100,
-                     default_flow_style=False)
-    prefix = header if not header or header.endswith("\n") else header + "\n"
-    return prefix + "---\n" + body
+    return render_workflow(document, header)
 
 
 class FilterModule:
