@@ -550,3 +550,22 @@ def test_sarif_paths_can_be_made_relative_to_the_repository_root(tmp_path: Path)
     assert json.loads((tmp_path / "scan.json").read_text())["findings"][0]["path"] == "api/x.py"
     assert cli.main(["--sarif-base", str(tmp_path / "services" / "api"),
                      str(tmp_path / "services")]) == 2
+
+
+def test_an_unwritable_report_is_status_2_not_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text("U = 's3://bucket/key'\n")
+    assert cli.main(["--format", "json", "-o", str(tmp_path / "missing" / "r.json"),
+                     str(tmp_path)]) == 2
+
+
+def test_ghcr_owner_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM 123456789012.dkr.ecr.eu-west-1.amazonaws.com/a:1\n")
+    assert cli.main(["--fix", "--ghcr-owner", "acme corp", str(tmp_path)]) == 2
+    assert "amazonaws" in (tmp_path / "Dockerfile").read_text()
+
+
+def test_a_diff_base_is_never_read_as_an_option(tmp_path: Path) -> None:
+    from ansible_collections.hearth.platform.plugins.module_utils import aws_scan as core
+
+    with pytest.raises(ValueError, match="revision"):
+        core.changed_files(str(tmp_path), "--output=/tmp/x")

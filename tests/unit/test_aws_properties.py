@@ -168,12 +168,13 @@ def test_serverless_on_aws_is_found_by_content(service: str, keys: list, indent:
               "provider": (f"provider: {quote}aws{quote}\n" if inline else
                            f"provider:\n{indent}stage: prod\n{indent}name: {quote}aws{quote}\n")}
     text = "".join(blocks[k] for k in keys)
-    path = f"deploy/{name}.yml"
-    kinds = [f.kind for f in core.scan_text(text, path)]
-    assert kinds == ["serverless-aws"]
-    assert core.plan_file(text, core.scan_text(text, path), path) is None
-    other = text.replace("aws", "google")
-    assert core.scan_text(other, path) == []
+    for path, deleted in ((f"serverless-{name}.yml", True), (f"deploy/{name}.yml", False)):
+        findings = core.scan_text(text, path)
+        assert [f.kind for f in findings] == ["serverless-aws"]
+        after = core.plan_file(text, findings, path)
+        # Named serverless*: deleted; found by content alone: left for a person to delete.
+        assert after is None if deleted else after == text
+        assert core.scan_text(text.replace("aws", "google"), path) == []
 
 
 SOURCES = st.one_of(

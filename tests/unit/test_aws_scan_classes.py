@@ -136,21 +136,38 @@ def test_other_names_are_not_env_files(name: str) -> None:
 SLS_BLOCK = "service: api\nprovider:\n  name: aws\n  runtime: python3.12\n"
 SLS_INLINE = "service: api\nprovider: aws\n"
 SLS_FRAMEWORK = "frameworkVersion: '3'\nprovider:\n    region: eu-west-1\n    name: 'aws'\n"
+SLS_FULL = ("service: api\nframeworkVersion: '3'\nprovider:\n  name: aws  # Lambda\n"
+            "functions:\n  api:\n    handler: api.main\n")
 
 
 @pytest.mark.parametrize("path", ["serverless.yml", "serverless-api.yml", "serverless.prod.yml",
-                                  "sls/api.yaml", "deploy/worker.yml"])
-@pytest.mark.parametrize("text", [SLS_BLOCK, SLS_INLINE, SLS_FRAMEWORK])
-def test_serverless_files_are_found_by_content(path: str, text: str) -> None:
+                                  "deploy/serverless.yaml"])
+@pytest.mark.parametrize("text", [SLS_BLOCK, SLS_INLINE, SLS_FRAMEWORK, SLS_FULL])
+def test_serverless_files_are_found_by_content_and_deleted(path: str, text: str) -> None:
     found = [f for f in core.scan_text(text, path) if f.kind == "serverless-aws"]
     assert len(found) == 1 and found[0].delete_file and found[0].fixable
     assert fixed(text, path) is None
+
+
+@pytest.mark.parametrize("path", ["sls/api.yaml", "deploy/worker.yml"])
+def test_serverless_services_under_other_names_are_reported_not_deleted(path: str) -> None:
+    [found] = [f for f in core.scan_text(SLS_FULL, path) if f.kind == "serverless-aws"]
+    assert not found.fixable and "delete the file" in found.suggestion
+    assert fixed(SLS_FULL, path) == SLS_FULL
+    # Without the framework's own keys, another name is not enough to call it Serverless.
+    assert kinds_in(SLS_BLOCK, path) == []
 
 
 @pytest.mark.parametrize("path,text", [
     ("k8s.yml", "apiVersion: v1\nprovider:\n  name: aws\n"),  # no framework keys
     ("serverless-gcp.yml", "service: api\nprovider:\n  name: google\n"),
     ("ci.yml", "service: api\nlabels:\n  provider: aws\n"),  # provider not top-level
+    # external-dns's Helm values: service: and provider: aws, no functions
+    ("values.yaml", "service:\n  port: 7979\nprovider:\n  name: aws\n"),
+    ("values.yaml", "service: x\nprovider: aws\n"),
+    # name: aws-migrated one level down is not the provider's name
+    ("serverless.yml", "service: api\nprovider:\n  name: google\n  stage:\n    name: aws\n"),
+    ("serverless.yml", "service: api\nprovider:\n  name: aws-migrated\n"),
 ])
 def test_yaml_that_is_not_serverless_on_aws_is_left_alone(path: str, text: str) -> None:
     assert "serverless-aws" not in {k for _, k in kinds_in(text, path)}
@@ -294,3 +311,76 @@ def test_advice_names_only_playbooks_and_docs_that_exist() -> None:
     assert "playbooks/ci_workflow.yml" in named and "docs/vercel-ghcr.md" in named
     missing = sorted(p for p in named if not (ROOT / p).is_file())
     assert missing == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewrites that must not happen, and secrets that must not show
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path,text", [
+    # An ECR login outside the files the CLI rule reads, or split over lines: the host alone
+    # must never become ghcr.io (an AWS token would be sent to GHCR).
+    (".gitlab-ci.yml", "  - " + LOGIN + "\n"),
+    ("Jenkinsfile", f"sh '{LOGIN}'\n"),
+    ("deploy.sh", LOGIN.replace(" | docker", " |\n  docker") + "\n"),
+    ("deploy.sh", "TOKEN=$(aws ecr get-login-password)\ndocker login -u AWS -p \"$TOKEN\" "
+                  "123456789012.dkr.ecr.eu-west-1.amazonaws.com\n"),
+    # A URL inside a longer string, a docstring or an f-string is text, not code.
+    ("a.py", "import os\nLOGO = '<img src=\"https://assets.s3.amazonaws.com/logo.png\">'\n"),
+    ("a.py", '"""https://assets.s3.amazonaws.com/logo.png"""\n'),
+    ("a.py", "import os\nX = f\"{'https://assets.s3.amazonaws.com/logo.png'}\"\n"),
+    ("a.jsx", '<img src="https://assets.s3.amazonaws.com/logo.png" />\n'),
+    ("a.js", "const h = '<a href=\"https://db.abc.eu-west-1.rds.amazonaws.com\">';\n"),
+    # The host inside another scheme's URL.
+    ("app.properties", "url=r2dbc:postgresql://db.abc.eu-west-1.rds.amazonaws.com:5432/app\n"),
+    ("app.properties", "url=jdbc:aws-wrapper:postgresql://db.abc.eu-west-1.rds.amazonaws.com/a\n"),
+])
+def test_text_that_only_looks_like_code_is_left_alone(path: str, text: str) -> None:
+    assert core.scan_text(text, path, OWNER), "the remnant is still reported"
+    assert fixed(text, path) == text
+
+
+def test_import_os_in_a_docstring_does_not_count() -> None:
+    text = '"""Example:\n\nimport os\n"""\nURL = "https://assets.s3.amazonaws.com/k"\n'
+    after = fixed(text, "a.py")
+    assert after is not None and after.count("import os") == 2
+    compile(after, "a.py", "exec")
+
+
+def test_hash_pinned_tool_requirements_go_with_their_hashes() -> None:
+    text = ("flask==3.0 \\\n    --hash=sha256:aaaa\n    # via -r requirements.in\n"
+            "awscli==1.32.0 \\\n    --hash=sha256:bbbb \\\n    --hash=sha256:cccc\n"
+            "    # via -r requirements.in\nboto3==1.0\n")
+    assert fixed(text, "requirements/prod.txt") == (
+        "flask==3.0 \\\n    --hash=sha256:aaaa\n    # via -r requirements.in\nboto3==1.0\n")
+
+
+@pytest.mark.parametrize("path,text,secret", [
+    ("setup.sh", "aws configure set aws_secret_access_key "
+                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("app.py", 'import boto3; c = boto3.client("s3", aws_access_key_id="AKIAIOSFODNN7EXAMPLE")\n',
+     "AKIAIOSFODNN7EXAMPLE"),
+    ("cfg.yml", "url: https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F"
+                "2024&X-Amz-Signature=0123456789abcdef\n", "0123456789abcdef"),
+    ("cfg.yml", "db: postgresql://u@db.abc.eu-west-1.rds.amazonaws.com/app?password=hunter2hunter2\n",
+     "hunter2hunter2"),
+])
+def test_no_report_shows_a_secret(path: str, text: str, secret: str) -> None:
+    findings = [f.to_dict() for f in core.scan_text(text, path)]
+    assert findings
+    shown = repr(findings) + core.markdown(findings) + repr(core.sarif(findings))
+    assert secret not in shown and "AKIAIOSFODNN7EXAMPLE" not in shown
+
+
+@pytest.mark.parametrize("path,text,kind", [
+    ("requirements/base.txt", "chalice==1.31\n", "sdk-dependency"),
+    ("dev-requirements.txt", "awscli\n", "tool-dependency"),
+    ("auth.ts", 'import { signIn } from "aws-amplify/auth";\n', "sdk-import"),
+    (".envrc.example", "export AWS_PROFILE=prod\n", "aws-env-var"),
+])
+def test_more_spellings_are_found(path: str, text: str, kind: str, tmp_path: Path) -> None:
+    target = tmp_path / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    findings, _ = core.scan_tree(str(tmp_path))
+    assert kind in {f.kind for f in findings}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from .rewrite import backup_and_apply, plan_fixes
 from .walk import changed_files, scan_paths, scan_tree
 
 FORMATS = ("json", "markdown", "sarif")
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 MARKDOWN_ROWS = 200
 
 
@@ -78,6 +80,9 @@ def _usage_errors(args: argparse.Namespace) -> List[str]:
         if os.path.commonpath([base, root]) != base:
             errors.append(f"--sarif-base must be PATH or a directory above it, got "
                           f"{args.sarif_base!r}")
+    if args.ghcr_owner and not GITHUB_OWNER.match(args.ghcr_owner):
+        errors.append("--ghcr-owner must be a GitHub user or organisation name (letters, "
+                      f"digits, single hyphens, at most 39 characters), got {args.ghcr_owner!r}")
     bad = [e for e in args.exclude if not e or "/" in e]
     if bad:
         errors.append(f"--exclude takes directory names (no slashes), got {bad!r}")
@@ -153,12 +158,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         doc["applied"] = applied
     outputs = [(args.format, args.output)] + [(fmt, getattr(args, f"also_{fmt}"))
                                               for fmt in FORMATS if getattr(args, f"also_{fmt}")]
-    for fmt, target in outputs:
-        text = render(fmt, doc, root, args.sarif_base)
-        if target:
-            Path(target).write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
+    try:
+        for fmt, target in outputs:
+            text = render(fmt, doc, root, args.sarif_base)
+            if target:
+                Path(target).write_text(text, encoding="utf-8", errors="surrogateescape")
+            else:
+                sys.stdout.write(text.encode("utf-8", "surrogateescape").decode(
+                    "utf-8", "replace"))
+    except (OSError, ValueError) as exc:  # an unwritable report is not a finding: status 2
+        print(f"{TOOL_NAME}: cannot write the report: {exc}", file=sys.stderr)
+        return 2
     counted = [f for f in findings if args.fail_on == "any" or
                (args.fail_on == "fixable" and f.fixable)]
     if applied is not None:

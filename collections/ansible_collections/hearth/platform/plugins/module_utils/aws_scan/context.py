@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from .files import FileRole
 from .kinds import KINDS
 from .model import Edit, Finding, Options
-from .text import Lines
+from .text import Lines, redact
 
 
 class Context:
     """Everything a rule needs about one file, and where its findings go."""
 
-    __slots__ = ("path", "text", "low", "role", "lines", "opts", "findings", "_seen")
+    __slots__ = ("path", "text", "low", "role", "lines", "opts", "findings", "_seen", "memo")
 
     def __init__(self, text: str, path: str, role: FileRole, opts: Options) -> None:
         self.path = path
@@ -25,6 +25,7 @@ class Context:
         self.opts = opts
         self.findings: List[Finding] = []
         self._seen: Set[Tuple[str, int, str]] = set()
+        self.memo: Dict[str, object] = {}  # per-file facts a rule computes once (string tokens)
 
     def marked_lines(self, marker: str) -> List[Tuple[int, int]]:
         """(start, end) of every line whose lower-cased text contains ``marker``, once each.
@@ -58,21 +59,25 @@ class Context:
             if (kind, line, evidence) in self._seen:
                 return
             self._seen.add((kind, line, evidence))
-        self.findings.append(Finding(self.path, line, column, kind, evidence, suggestion,
-                                     edit is not None, edit, needs_import_os=needs_import_os,
+        self.findings.append(Finding(self.path, line, column, kind, redact(evidence),
+                                     redact(suggestion), edit is not None, edit,
+                                     needs_import_os=needs_import_os,
                                      action="rewrite" if edit is not None else "manual"))
 
     def emit_line(self, line: int, kind: str, evidence: str, suggestion: Optional[str] = None,
-                  delete_file: bool = False, remove: bool = False) -> None:
-        """A finding about a whole line: removable, a reason to delete the file, or manual."""
+                  delete_file: bool = False, remove: bool = False,
+                  through: Optional[int] = None) -> None:
+        """A finding about a whole line: removable (with its continuation lines up to
+        ``through``), a reason to delete the file, or manual."""
         edit = None
         if remove:
-            start, end = self.lines.line_span(line)
+            start = self.lines.line_span(line)[0]
+            end = self.lines.line_span(through or line)[1]
             edit = Edit(start, end, "")
         if suggestion is None:
             suggestion = "(line removed)" if remove else KINDS[kind].advice
-        self.findings.append(Finding(self.path, line, 1, kind, evidence,
-                                     "(file deleted)" if delete_file else suggestion,
+        self.findings.append(Finding(self.path, line, 1, kind, redact(evidence),
+                                     "(file deleted)" if delete_file else redact(suggestion),
                                      remove or delete_file, edit, delete_file=delete_file,
                                      action=("delete-file" if delete_file else
                                              "remove-line" if remove else "manual")))

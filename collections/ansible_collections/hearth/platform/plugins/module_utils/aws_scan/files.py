@@ -57,16 +57,26 @@ def is_env_file(lower: str) -> bool:
     if lower in ENV_NAMES or lower.startswith(".env.") or lower.endswith(".env"):
         return True
     parts = _NAME_PARTS.split(lower.lstrip("."))
-    if "env" not in parts:
+    stem = next((p for p in ("env", "envrc", "flaskenv") if p in parts), None)
+    if stem is None:
         return False
-    after = parts[parts.index("env") + 1:]
+    after = parts[parts.index(stem) + 1:]
     return bool(after) and all(part in ENV_QUALIFIERS for part in after)
 
 
-def is_manifest(lower: str) -> bool:
+def is_requirements(relpath: str) -> bool:
+    """pip requirements files: requirements*.txt/.in, dev-requirements.txt, and every .txt or
+    .in file in a requirements/ directory (requirements/base.txt)."""
+    parts = relpath.replace(os.sep, "/").lower().split("/")
+    name = parts[-1]
+    return name.endswith((".txt", ".in")) and ("requirements" in name or
+                                               "requirements" in parts[:-1] or
+                                               name == "constraints.txt")
+
+
+def is_manifest(lower: str, relpath: str = "") -> bool:
     """Dependency manifests and the few deployment files recognised by name alone."""
-    return lower in MANIFESTS or (lower.startswith("requirements") and
-                                  lower.endswith((".txt", ".in")))
+    return lower in MANIFESTS or is_requirements(relpath or lower)
 
 
 def file_role(relpath: str) -> FileRole:
@@ -85,4 +95,4 @@ def file_role(relpath: str) -> FileRole:
     shell_like = (lang == "shell" or workflow or lower in SHELL_NAMES or
                   lower.startswith(("dockerfile", "containerfile")) or suffix == ".mk")
     return FileRole(name, lower, suffix, env, compose, workflow, lang, config,
-                    env or compose or workflow, is_manifest(lower), shell_like)
+                    env or compose or workflow, is_manifest(lower, relpath), shell_like)

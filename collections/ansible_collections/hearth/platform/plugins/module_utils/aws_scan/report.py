@@ -126,7 +126,9 @@ def sarif(findings: Findings, root_uri: Optional[str] = None) -> Dict[str, Any]:
             "ruleId": kind, "ruleIndex": index[kind], "level": KINDS[kind].level,
             "message": {"text": message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": quote(str(f["path"]), safe="/"),
+                "artifactLocation": {"uri": quote(str(f["path"]).encode("utf-8",
+                                                                       "surrogateescape"),
+                                                  safe="/"),
                                      "uriBaseId": "%SRCROOT%"},
                 "region": {"startLine": max(1, int(f.get("line", 1) or 1)),
                            "startColumn": max(1, int(f.get("column", 1) or 1))}}}],

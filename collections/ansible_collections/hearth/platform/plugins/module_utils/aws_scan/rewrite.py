@@ -16,8 +16,8 @@ import tempfile
 from typing import Dict, List, Optional, Sequence
 
 from .model import Edit, FilePlan, Finding, Options
-from .rules_endpoints import python_import_offset
-from .scan import RE_IMPORT_OS, scan_text
+from .rules_endpoints import has_import_os, python_import_offset
+from .scan import scan_text
 
 RE_JSON_DANGLING_COMMA = re.compile(r",(\s*\n\s*[}\]])")
 
@@ -42,7 +42,7 @@ def _plan_once(text: str, findings: Sequence[Finding], path: str) -> Optional[st
     if any(f.delete_file for f in fixable):
         return None
     edits = [f.edit for f in fixable if f.edit is not None]
-    if any(f.needs_import_os for f in fixable) and not RE_IMPORT_OS.search(text):
+    if any(f.needs_import_os for f in fixable) and not has_import_os(text):
         offset = python_import_offset(text)  # scan_text made sure there is one
         if offset is not None:
             edits.append(Edit(offset, offset, "import os\n"))

@@ -98,32 +98,47 @@ def detect_cli(ctx: Context) -> None:
                  CLI_ADVICE.get(svc, "remove (AWS API call)"))
 
 
+_CONTINUED = ("\\", "|", "&&", "||")
+
+
 def logical_lines(lines: Lines, line: int) -> Tuple[int, int]:
-    """First and last physical line of the shell command that spans ``line``."""
+    """First and last physical line of the shell command that spans ``line``: lines ending
+    in a backslash, a pipe, ``&&`` or ``||`` go on to the next one."""
     first = last = line
-    while first > 1 and lines.line_text(first - 1).rstrip().endswith("\\"):
+    while first > 1 and lines.line_text(first - 1).rstrip().endswith(_CONTINUED):
         first -= 1
     total = len(lines.starts)
-    while last < total and lines.line_text(last).rstrip().endswith("\\"):
+    while last < total and lines.line_text(last).rstrip().endswith(_CONTINUED):
         last += 1
     return first, last
+
+
+def cli_lines(text: str) -> Set[int]:
+    """Physical lines with something that looks like an AWS CLI call, in any kind of file
+    (CI definitions such as .gitlab-ci.yml or a Jenkinsfile hold shell too)."""
+    if "aws" not in text:
+        return set()
+    lines = Lines(text)
+    return {lines.pos(m.start())[0] for m in RE_CLI.finditer(text)}
 
 
 def guard_cli_lines(findings: List[Finding], lines: Lines) -> List[Finding]:
     """Keep edits off command lines that a person has to rewrite anyway.
 
-    A fixable ECR login absorbs the registry rewrite inside it; on a logical line with an AWS
-    CLI call left for a person, every other edit is turned into advice.
+    A fixable ECR login absorbs the registry rewrite inside it. On a logical line with an AWS
+    CLI call left for a person (a finding, or in files the CLI rule does not read, any text
+    shaped like one), every other edit is turned into advice.
     """
     fixes = [f.edit for f in findings if f.kind == "ecr-login" and f.edit is not None]
     kept = [f for f in findings
             if f.kind == "ecr-login" or f.edit is None or
             not any(e.start <= f.edit.start and f.edit.end <= e.end for e in fixes)]
+    starts = {f.line for f in kept if f.kind in ("aws-cli-call", "ecr-login") and not f.fixable}
+    starts |= cli_lines(lines.text) - {f.line for f in kept if f.kind == "ecr-login" and f.fixable}
     manual: Set[int] = set()
-    for f in kept:
-        if f.kind in ("aws-cli-call", "ecr-login") and not f.fixable:
-            first, last = logical_lines(lines, f.line)
-            manual.update(range(first, last + 1))
+    for line in starts:
+        first, last = logical_lines(lines, line)
+        manual.update(range(first, last + 1))
     for f in kept:
         if f.line in manual and f.fixable and not f.delete_file and f.kind != "ecr-login":
             f.make_manual()

@@ -21,7 +21,7 @@ _PY_NAME = r"[\w.]+(?:[ \t]+as[ \t]+\w+)?"
 RE_PY_IMPORT = re.compile(r"(?m)^[ \t]*(?:import[ \t]+(?P<names>" + _PY_NAME + r"(?:[ \t]*,[ \t]*"
                           + _PY_NAME + r")*)|from[ \t]+(?P<module>[\w.]+)[ \t]+import\b)")
 JS_MODULE = (r"(?:@aws-[\w-]+/[\w.-]+(?:/[\w./-]*)?|aws-sdk(?:/[\w./-]*)?|"
-             r"aws-cdk-lib(?:/[\w./-]*)?|@pulumi/awsx?(?:/[\w./-]*)?|aws-amplify|aws-lambda|"
+             r"aws-cdk-lib(?:/[\w./-]*)?|@pulumi/awsx?(?:/[\w./-]*)?|aws-amplify(?:/[\w./-]*)?|aws-lambda|"
              r"@types/aws-lambda|aws4|aws-xray-sdk(?:-[\w-]+)?|aws-serverless-express)")
 RE_JS_IMPORT = re.compile(r"(?:\bfrom[ \t]*|\brequire[ \t]*\([ \t]*|\bimport[ \t]*\([ \t]*|"
                           r"^[ \t]*import[ \t]+)(?P<q>[\"'`])(?P<module>" + JS_MODULE + r")(?P=q)",

@@ -11,6 +11,7 @@ import re
 from typing import Optional
 
 from .context import Context
+from .files import is_requirements
 
 TOOL_DEPENDENCIES = frozenset({
     "awscli", "aws-sam-cli", "aws-cdk", "serverless", "zappa", "cfn-lint",
@@ -71,17 +72,28 @@ def classify_dependency(name: str) -> Optional[str]:
     return None
 
 
-def _emit(ctx: Context, number: int, name: str, evidence: str) -> None:
+def _emit(ctx: Context, number: int, name: str, evidence: str,
+          through: Optional[int] = None) -> None:
     kind = classify_dependency(name)
     if kind:
-        ctx.emit_line(number, kind, evidence, remove=kind == "tool-dependency")
+        ctx.emit_line(number, kind, evidence, remove=kind == "tool-dependency", through=through)
 
 
 def _requirements(ctx: Context) -> None:
-    for number, line in ctx.lines.lines():
+    """requirements*.txt: a removed requirement takes its backslash-continued lines with it
+    (pip-compile's ``--hash`` lines), and the ``# via`` comments pip-compile puts under it."""
+    lines = list(ctx.lines.lines())
+    for index, (number, line) in enumerate(lines):
         m = RE_REQ_LINE.match(line)
-        if m and not line.lstrip().startswith(("#", "-")):
-            _emit(ctx, number, m.group("name"), line.strip())
+        if not m or line.lstrip().startswith(("#", "-")) or line[:1].isspace():
+            continue
+        last = index
+        while last + 1 < len(lines) and lines[last][1].rstrip().endswith("\\"):
+            last += 1
+        while last + 1 < len(lines) and lines[last + 1][1].startswith(("    # via", "  # via")):
+            last += 1
+        _emit(ctx, number, m.group("name"), line.strip().rstrip("\\").strip(),
+              lines[last][0] if last > index else None)
 
 
 def _toml(ctx: Context) -> None:
@@ -154,8 +166,7 @@ def _java_build(ctx: Context) -> None:
 def detect_dependencies(ctx: Context) -> None:
     """Dependency manifests, line by line, by the manifest's file name."""
     lower = ctx.role.lower
-    if (lower.startswith("requirements") and lower.endswith((".txt", ".in"))) or \
-            lower == "constraints.txt":
+    if is_requirements(ctx.path):
         _requirements(ctx)
     elif lower in ("pyproject.toml", "pipfile", "cargo.toml"):
         _toml(ctx)

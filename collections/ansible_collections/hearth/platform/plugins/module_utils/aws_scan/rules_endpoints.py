@@ -9,8 +9,10 @@ to a person, with the replacement spelled out.
 from __future__ import annotations
 
 import ast
+import io
 import re
-from typing import Optional, Tuple
+import tokenize
+from typing import Optional, Set, Tuple
 
 from .context import Context
 from .kinds import KINDS
@@ -21,7 +23,10 @@ _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
 _PATH_CHARS = r"[^\s\"'<>`(){}\[\],;|\\]"
 # A path runs to the first delimiter, without a trailing sentence dot or colon.
 _PATH = r"(?:" + _PATH_CHARS + r"*(?<![.:]))"
-_SCHEME = r"(?P<scheme>(?:jdbc:)?[a-z][a-z0-9+.-]*)://(?P<userinfo>[^@\s/\"'<>]*@)?"
+# A scheme starts a word: in r2dbc:postgresql:// or jdbc:aws-wrapper:postgresql:// the host is
+# matched alone and, being inside someone else's URL, left to a person.
+_SCHEME = (r"(?<![\w:+.-])(?P<scheme>(?:jdbc:)?[a-z][a-z0-9+.-]*)://"
+           r"(?P<userinfo>[^@\s/\"'<>]*@)?")
 
 RE_ECR = re.compile(
     r"(?<![\w.-])(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>" + _REGION + r")"
@@ -73,12 +78,16 @@ def endpoint_edit(ctx: Context, start: int, end: int, var: str,
         quotes = "\"'`" if lang == "js" else "\"'"
         if not quote or quote not in quotes or end >= len(text) or text[end] != quote:
             return None, False
-        if lang == "python" and start > 1 and text[start - 2].isalpha():
-            return None, False  # f"", b"", r"" literals keep their own rules
         if lang == "python":
+            # Only a whole, plain string token: not part of a longer string, a docstring, an
+            # f-string, bytes or raw literal, where the expression would not be code.
+            if (start - 1, end + 1) not in _python_plain_strings(ctx):
+                return None, False
             expr = (f'os.environ["{var}"]' if not rest
                     else f"f\"{{os.environ['{var}']}}{rest}\"")
             return Edit(start - 1, end + 1, expr), True
+        if not _js_literal_stands_alone(ctx, start - 1):
+            return None, False
         expr = f"process.env.{var}" if not rest else f"`${{process.env.{var}}}{rest}`"
         return Edit(start - 1, end + 1, expr), False
     if lang == "shell":
@@ -89,6 +98,55 @@ def endpoint_edit(ctx: Context, start: int, end: int, var: str,
     if ctx.role.config:
         return Edit(start, end, f"${{{var}}}{rest}"), False
     return None, False
+
+
+def _python_plain_strings(ctx: Context) -> Set[Tuple[int, int]]:
+    """(start, end) offsets of every single-line, unprefixed string token of a Python file.
+
+    Empty when the file does not tokenize: then nothing in it is rewritten.
+    """
+    cached = ctx.memo.get("python_strings")
+    if cached is None:
+        spans: Set[Tuple[int, int]] = set()
+        starts = ctx.lines.starts
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(ctx.text).readline):
+                if tok.type != tokenize.STRING or tok.start[0] != tok.end[0]:
+                    continue
+                if tok.string[:1] in "\"'" and not tok.string.startswith(('"""', "'''")):
+                    line_start = starts[tok.start[0] - 1]
+                    spans.add((line_start + tok.start[1], line_start + tok.end[1]))
+        except (tokenize.TokenError, SyntaxError, IndexError):
+            spans = set()
+        ctx.memo["python_strings"] = cached = spans
+    return cached  # type: ignore[return-value]
+
+
+def _js_literal_stands_alone(ctx: Context, quote_at: int) -> bool:
+    """Is the literal opening at ``quote_at`` code, not text inside another string or a JSX
+    attribute (``src="..."``), where an expression would not be evaluated?"""
+    text = ctx.text
+    line_start = text.rfind("\n", 0, quote_at) + 1
+    before = text[line_start:quote_at]
+    for other in "\"'`":
+        if (before.count(other) - before.count("\\" + other)) % 2:
+            return False
+    if ctx.role.suffix in (".jsx", ".tsx") and before.endswith("=") and \
+            before[-2:-1].isidentifier():
+        return False
+    return True
+
+
+def has_import_os(text: str) -> bool:
+    """Does the module import ``os`` under its own name at top level? (Text in a docstring or
+    a string that reads "import os" does not count.)"""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, ast.Import) and
+               any(alias.name == "os" and alias.asname is None for alias in node.names)
+               for node in tree.body)
 
 
 def python_import_offset(text: str) -> Optional[int]:
@@ -134,9 +192,14 @@ def detect_ecr(ctx: Context) -> None:
             new = f"ghcr.io/{owner}/{m.group('repo')}{m.group('suffix') or ''}"
             ctx.emit(m.start(), "ecr-image", m.group(0), new, Edit(m.start(), m.end(), new))
         else:
-            # docker login takes a bare host; elsewhere the registry prefixes image names.
             line_start = text.rfind("\n", 0, m.start()) + 1
-            new = "ghcr.io" if "login" in text[line_start:m.start()] else f"ghcr.io/{owner}"
+            if "login" in text[line_start:m.start()]:
+                # A login sends a password: only the whole ECR login pipeline is rewritten
+                # (rules_ci), never the host alone, which would send an AWS token to GHCR.
+                ctx.emit(m.start(), "ecr-registry", m.group(0),
+                         "ghcr.io, with a GHCR token (by hand: the login's password is AWS's)")
+                continue
+            new = f"ghcr.io/{owner}"
             ctx.emit(m.start(), "ecr-registry", m.group(0), new, Edit(m.start(), m.end(), new))
     for m in ctx.finditer(RE_ECR_PUBLIC, "public.ecr.aws/"):
         alias, repo, suffix = m.group("alias"), m.group("repo"), m.group("suffix") or ""
@@ -192,6 +255,11 @@ def detect_databases(ctx: Context) -> None:
             if scheme.startswith("jdbc:"):
                 ctx.emit(m.start(), kind, evidence,
                          f"JDBC URL: build it from ${{{host_var}}} by hand")
+                continue
+            if not scheme and ctx.text[max(0, m.start() - 3):m.start()] == "://":
+                ctx.emit(m.start(), kind, evidence,
+                         f"the host of a URL with its own scheme: build it from "
+                         f"${{{host_var}}} by hand")
                 continue
             if scheme:
                 var, rest = url_var, ""

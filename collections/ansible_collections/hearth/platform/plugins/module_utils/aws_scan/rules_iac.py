@@ -14,6 +14,7 @@ import re
 from typing import List, Optional
 
 from .context import Context
+from .kinds import KINDS
 
 RE_TF_AWS = re.compile(r"(?m)^\s*(?:provider\s+\"aws\"|(?:resource|data)\s+\"aws_\w+\"|"
                        r"source\s*=\s*\"(?:registry\.terraform\.io/)?hashicorp/aws\")")
@@ -29,9 +30,10 @@ RE_TF_STATE = re.compile(r"(?m)^\s*(?:backend\s+\"s3\"|backend\s*=\s*\"s3\"|"
                          r"dynamodb_table\s*=|dynamodb_endpoint\s*=)")
 RE_CFN = re.compile(r"(?m)^[\s{]*[\"']?AWSTemplateFormatVersion[\"']?\s*:|"
                     r"^[\s{,]*[\"']?Transform[\"']?\s*:\s*[\"']?AWS::Serverless")
-RE_SLS_PROVIDER = re.compile(r"(?m)^provider:[ \t]*(?P<inline>[\"']?aws\b)?")
-RE_SLS_NAME_AWS = re.compile(r"^[ \t]+name:[ \t]*[\"']?aws\b")
-RE_SLS_MARK = re.compile(r"(?m)^(?:service|frameworkVersion):")
+RE_SLS_PROVIDER = re.compile(r"(?m)^provider:[ \t]*(?P<inline>[\"']?aws[\"']?[ \t]*(?:#.*)?$)?")
+RE_SLS_NAME_AWS = re.compile(r"^name:[ \t]*[\"']?aws[\"']?[ \t]*(?:#.*)?$")
+RE_SLS_SERVICE = re.compile(r"(?m)^service:")
+RE_SLS_FRAMEWORK = re.compile(r"(?m)^(?:functions|frameworkVersion):")
 RE_PULUMI_AWS = re.compile(r"(?m)^\s*[\"']?aws:[\w-]+|\baws\b")
 RE_ECS = re.compile(r"\"containerDefinitions\"\s*:")
 YAML = (".yml", ".yaml")
@@ -72,27 +74,38 @@ def _terraform(ctx: Context) -> None:
 
 
 def _block_names_aws(after: str) -> bool:
-    """Does the indented block that follows ``provider:`` say ``name: aws``?"""
+    """Does the block that follows ``provider:`` say ``name: aws`` at its own first level?"""
+    indent = None
     for line in after.split("\n")[1:]:
-        if line.strip() and not line[:1].isspace():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[:1].isspace():
             return False
-        if RE_SLS_NAME_AWS.match(line):
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth == indent and RE_SLS_NAME_AWS.match(line.lstrip()):
             return True
     return False
 
 
 def _serverless(ctx: Context) -> bool:
-    """A Serverless Framework service on AWS, by content: ``provider: aws`` or ``name: aws``.
+    """A Serverless Framework service on AWS: ``provider: aws`` or ``name: aws`` under it.
 
-    Any YAML file qualifies (serverless-api.yml, serverless.prod.yml, sls/api.yaml) when it
-    has the framework's top-level keys; returns whether it was one.
+    A file named ``serverless*`` needs only that, and is deleted by a fix. Any other YAML
+    (serverless-api.yml is named so; sls/api.yaml, deploy/worker.yml are not) must also have
+    the framework's top-level ``service:`` and ``functions:`` or ``frameworkVersion:``, and
+    is reported for a person to delete: a Helm values file can have ``service:`` and
+    ``provider: aws`` too. Returns whether it was one.
     """
-    role = ctx.role
-    if not (role.lower.startswith("serverless") or RE_SLS_MARK.search(ctx.text)):
+    named = ctx.role.lower.startswith("serverless")
+    if not named and not (RE_SLS_SERVICE.search(ctx.text) and RE_SLS_FRAMEWORK.search(ctx.text)):
         return False
     m = RE_SLS_PROVIDER.search(ctx.text)
     if m and (m.group("inline") or _block_names_aws(ctx.text[m.end():])):
-        _whole_file(ctx, "serverless-aws", ctx.lines.pos(m.start())[0], "provider: aws", True)
+        hint = None if named else "delete the file (a Serverless Framework service on AWS); " \
+            + KINDS["serverless-aws"].advice.split("; ", 1)[1]
+        _whole_file(ctx, "serverless-aws", ctx.lines.pos(m.start())[0], "provider: aws",
+                    named, hint)
         return True
     return False
 

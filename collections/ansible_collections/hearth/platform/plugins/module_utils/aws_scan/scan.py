@@ -12,13 +12,14 @@ import re
 from typing import Callable, List, Optional, Tuple
 
 from .context import Context
-from .files import file_role, is_manifest
+from .files import MANIFESTS, file_role, is_manifest
 from .model import Finding, Options
 from .rules_ci import detect_actions, detect_cli, guard_cli_lines
 from .rules_code import detect_imports
 from .rules_credentials import detect_ids, detect_vars
 from .rules_dependencies import detect_dependencies
-from .rules_endpoints import detect_databases, detect_ecr, detect_s3, python_import_offset
+from .rules_endpoints import (detect_databases, detect_ecr, detect_s3, has_import_os,
+                              python_import_offset)
 from .rules_iac import detect_deploy
 
 # Lower-cased words at least one of which every content rule needs, and the access key
@@ -27,7 +28,6 @@ from .rules_iac import detect_deploy
 PREFILTER_TOKENS = (b"aws", b"s3", b"boto")
 JSON_TOKENS = (b"containerdefinitions",)
 RE_KEY_PREFIX = re.compile(rb"A(?:KIA|SIA|BIA|CCA)")
-RE_IMPORT_OS = re.compile(r"(?m)^import os\s*(?:#.*)?$")
 
 Rule = Callable[[Context], None]
 RULES: Tuple[Rule, ...] = (detect_deploy, detect_dependencies, detect_ecr, detect_s3,
@@ -45,14 +45,21 @@ def might_contain_aws(data: bytes, name: str = "") -> bool:
     return name.lower().endswith(".json") and b"containerdefinitions" in low
 
 
-def needs_prefilter(name: str) -> bool:
-    """False for files read whatever they contain (manifests, cdk.json, samconfig.toml)."""
-    return not is_manifest(name.lower())
+def needs_prefilter(relpath: str) -> bool:
+    """False for files read whatever they contain (manifests, cdk.json, samconfig.toml).
+
+    Called for every file of a tree, so the common case is two substring checks and a set
+    lookup.
+    """
+    low = relpath.lower()
+    if "requirements" in low or "constraints" in low:
+        return not is_manifest(low.rsplit("/", 1)[-1], relpath)
+    return low.rsplit("/", 1)[-1] not in MANIFESTS
 
 
 def _guard_import_os(findings: List[Finding], text: str) -> None:
     """Python edits that need ``import os`` become manual when there is no safe place for it."""
-    if any(f.needs_import_os for f in findings) and not RE_IMPORT_OS.search(text) and \
+    if any(f.needs_import_os for f in findings) and not has_import_os(text) and \
             python_import_offset(text) is None:
         for f in findings:
             if f.needs_import_os:
@@ -68,7 +75,7 @@ def scan_text(text: str, relpath: str, opts: Optional[Options] = None) -> List[F
     if not findings:
         return findings
     _guard_import_os(findings, text)
-    if ctx.role.shell_like:
+    if any(f.fixable for f in findings):
         findings = guard_cli_lines(findings, ctx.lines)
     findings.sort(key=lambda f: (f.line, f.column, f.kind))
     return findings

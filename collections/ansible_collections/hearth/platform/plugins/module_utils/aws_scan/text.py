@@ -13,8 +13,12 @@ from typing import Iterator, List, Optional, Tuple
 RE_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?P<key>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})"
                        r"(?![A-Za-z0-9])")
 RE_SECRET = re.compile(r"(?i)(?P<name>aws_?secret_?(?:access_?)?key|secret_?access_?key)"
-                       r"[\"']?\s*[:=]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])")
+                       r"[\"']?(?:[ \t]*[:=][ \t]*|[ \t]+)[\"']?"
+                       r"(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])")
 RE_URL_PASSWORD = re.compile(r"(://[^:@/\s\"']*):[^@/\s\"']*@")
+# Credentials in query strings: presigned S3 URLs, database URLs with password=...
+RE_QUERY_SECRET = re.compile(r"(?i)([?&;](?:X-Amz-(?:Credential|Security-Token|Signature)|"
+                             r"password|passwd|pwd|secret|token|sig|signature)=)[^&\s\"'#]+")
 
 
 def mask_secret(value: str, head: int = 4, tail: int = 3) -> str:
@@ -30,9 +34,14 @@ def mask_userinfo(url: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Mask access key IDs, secret keys and URL passwords, for diffs shown to people."""
-    text = RE_KEY_ID.sub(lambda m: mask_secret(m.group("key")), text)
+    """Mask access key IDs, secret keys, URL passwords and credentials in query strings.
+
+    Every finding's evidence and suggestion pass through here, and so do diffs shown to people.
+    """
+    if "AKIA" in text or "ASIA" in text or "ABIA" in text or "ACCA" in text:
+        text = RE_KEY_ID.sub(lambda m: mask_secret(m.group("key")), text)
     text = RE_SECRET.sub(lambda m: m.group(0).replace(m.group("secret"), "****"), text)
+    text = RE_QUERY_SECRET.sub(r"\1****", text)
     return mask_userinfo(text)
 
 

@@ -96,8 +96,7 @@ def read_candidate(path: str, rel: str, opts: Options, stats: ScanStats) -> Opti
     if data.find(b"\0", 0, SNIFF_BYTES) >= 0:
         stats.skipped_binary += 1
         return None
-    name = rel.rsplit("/", 1)[-1]
-    if needs_prefilter(name) and not might_contain_aws(data, name):
+    if needs_prefilter(rel) and not might_contain_aws(data, rel):
         return None
     return data.decode("utf-8", errors="surrogateescape")
 
@@ -225,6 +224,8 @@ def changed_files(root: str, base: str) -> List[str]:
     ``base`` is not a known revision.
     """
     root = _check_root(root)
+    if not base or base.startswith("-"):
+        raise ValueError(f"--diff-base must name a revision, got {base!r}")
 
     def git(*args: str) -> List[str]:
         proc = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True,
