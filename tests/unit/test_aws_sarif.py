@@ -226,3 +226,12 @@ def test_artifact_uris_are_percent_encoded() -> None:
     log = core.sarif([finding])
     location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "my%20dir/file%20%231.py"
+
+
+def test_repeated_findings_keep_distinct_fingerprints() -> None:
+    """Two identical remnants in one file are two alerts, not one."""
+    text = "A = 's3://bucket/key'\nB = 's3://bucket/key'\n"
+    findings = [f.to_dict() for f in core.scan_text(text, "x.py")]
+    prints = [r["partialFingerprints"]["hearthFinding/v1"]
+              for r in core.sarif(findings)["runs"][0]["results"]]
+    assert len(prints) == 2 and len(set(prints)) == 2

@@ -118,8 +118,12 @@ def sarif(findings: Findings, root_uri: Optional[str] = None) -> Dict[str, Any]:
     kinds = sorted(KINDS)
     index = {kind: i for i, kind in enumerate(kinds)}
     results = []
+    seen: Dict[str, int] = {}
     for f in findings:
         kind = str(f["kind"])
+        # Stable across edits elsewhere in the file (no line number), distinct for repeats.
+        fingerprint = f"{kind}:{f['path']}:{f.get('evidence', '')}"
+        seen[fingerprint] = seen.get(fingerprint, 0) + 1
         message = (f"{KINDS[kind].title}: {f.get('evidence', '')}. "
                    f"Suggestion: {f.get('suggestion', '')}")
         result: Dict[str, Any] = {
@@ -133,7 +137,7 @@ def sarif(findings: Findings, root_uri: Optional[str] = None) -> Dict[str, Any]:
                 "region": {"startLine": max(1, int(f.get("line", 1) or 1)),
                            "startColumn": max(1, int(f.get("column", 1) or 1))}}}],
             "partialFingerprints": {
-                "hearthFinding/v1": f"{kind}:{f['path']}:{f.get('evidence', '')}"},
+                "hearthFinding/v1": f"{fingerprint}:{seen[fingerprint]}"},
             "properties": {"fixable": bool(f["fixable"]), "action": f.get("action", "manual"),
                            "service": f.get("service", KINDS[kind].service)},
         }

@@ -134,13 +134,15 @@ def _scan_parallel(files: List[Tuple[str, str]], opts: Options,
         return None
     chunks = [(files[i:i + CHUNK_FILES], opts) for i in range(0, len(files), CHUNK_FILES)]
     findings: List[Finding] = []
+    counted = ScanStats()  # folded in only on success: a fallback rescans from scratch
     try:
         with ProcessPoolExecutor(max_workers=opts.jobs, mp_context=context) as pool:
             for found, part in pool.map(_scan_chunk, chunks):
                 findings.extend(found)
-                stats.add(part)
-    except OSError:
+                counted.add(part)
+    except (OSError, RuntimeError):  # RuntimeError: BrokenProcessPool, a worker died
         return None
+    stats.add(counted)
     return findings
 
 
