@@ -384,3 +384,26 @@ def test_more_spellings_are_found(path: str, text: str, kind: str, tmp_path: Pat
     target.write_text(text)
     findings, _ = core.scan_tree(str(tmp_path))
     assert kind in {f.kind for f in findings}
+
+
+@pytest.mark.parametrize("doc,kinds_found,deleted", [
+    ({"provider": {"aws": {}}, "resource": {"aws_s3_bucket": {"b": {}}},
+      "terraform": {"backend": {"s3": {"bucket": "state"}}}},
+     ["terraform-aws", "terraform-state"], False),
+    ({"provider": {"aws": {}}, "resource": {"aws_s3_bucket": {"b": {}}}}, ["terraform-aws"], True),
+    ({"module": {"vpc": {"source": "terraform-aws-modules/vpc/aws"}}}, ["terraform-aws"], True),
+    ({"provider": [{"aws": {}}, {"google": {}}],
+      "resource": {"google_storage_bucket": {"b": {}}}}, ["terraform-aws"], False),
+    ({"resource": {"google_storage_bucket": {"b": {}}}}, [], False),
+])
+def test_terraform_json_syntax_is_read_like_hcl(doc: dict, kinds_found: List[str],
+                                                deleted: bool) -> None:
+    import json
+
+    text = json.dumps(doc, indent=2) + "\n"
+    findings = core.scan_text(text, "infra/main.tf.json")
+    assert sorted(f.kind for f in findings) == sorted(kinds_found)
+    after = core.plan_file(text, findings, "infra/main.tf.json")
+    assert (after is None) is deleted
+    if not deleted:
+        assert after == text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from .context import Context
 from .kinds import KINDS
@@ -73,6 +73,50 @@ def _terraform(ctx: Context) -> None:
                 hint)
 
 
+def _as_list(value: Any) -> List[Any]:
+    """Terraform's JSON syntax allows a block as an object or a list of objects."""
+    return value if isinstance(value, list) else [value]
+
+
+def _terraform_json(ctx: Context) -> None:
+    """``*.tf.json``: the same findings as HCL, read from the JSON syntax's keys."""
+    try:
+        doc = json.loads(ctx.text)
+    except ValueError:
+        return
+    if not isinstance(doc, dict):
+        return
+
+    def line_of(needle: str) -> int:
+        at = ctx.text.find(needle)
+        return ctx.lines.pos(at)[0] if at >= 0 else 1
+
+    backends = [name for block in _as_list(doc.get("terraform", {})) if isinstance(block, dict)
+                for backend in _as_list(block.get("backend", {})) if isinstance(backend, dict)
+                for name in backend]
+    for name in backends:
+        if name == "s3":
+            ctx.emit_line(line_of('"backend"'), "terraform-state", 'backend "s3" (state in S3)')
+    providers = [name for block in _as_list(doc.get("provider", {})) if isinstance(block, dict)
+                 for name in block]
+    types = [name for key in ("resource", "data")
+             for block in _as_list(doc.get(key, {})) if isinstance(block, dict)
+             for name in block]
+    sources = [str(m.get("source", "")) for block in _as_list(doc.get("module", {}))
+               if isinstance(block, dict) for body in block.values()
+               for m in _as_list(body) if isinstance(m, dict)]
+    aws = ([p for p in providers if p == "aws"] + [t for t in types if t.startswith("aws_")] +
+           [src for src in sources if _is_aws_source(src)])
+    if not aws:
+        return
+    aws_only = ("s3" not in backends and all(p == "aws" for p in providers) and
+                all(t.startswith("aws_") for t in types) and
+                all(_is_aws_source(src) for src in sources))
+    first = aws[0]
+    _whole_file(ctx, "terraform-aws", line_of(f'"{first}"'), first, aws_only,
+                None if aws_only else "remove the AWS blocks and modules; other providers stay")
+
+
 def _block_names_aws(after: str) -> bool:
     """Does the block that follows ``provider:`` say ``name: aws`` at its own first level?"""
     indent = None
@@ -127,7 +171,9 @@ def _ecs(ctx: Context) -> None:
 def detect_deploy(ctx: Context) -> None:
     """Deployment descriptors, by file type first and content second."""
     lower, suffix, text = ctx.role.lower, ctx.role.suffix, ctx.text
-    if suffix in (".tf", ".hcl") or lower.endswith(".tf.json"):
+    if lower.endswith(".tf.json"):
+        _terraform_json(ctx)
+    elif suffix in (".tf", ".hcl"):
         _terraform(ctx)
     elif lower.startswith("pulumi.") and suffix in YAML:
         m = RE_PULUMI_AWS.search(text)
