@@ -121,15 +121,13 @@ summary_after:
 """
 
 import os
-import re
-import time
 from typing import Any, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hearth.platform.plugins.module_utils.aws_scan import (
-    SKIP_DIRS, Options, backup_and_apply, plan_fixes, redact, scan_tree, summarize)
+    GITHUB_OWNER, SKIP_DIRS, Options, backup_and_apply, default_backup_dir, needing_owner,
+    plan_fixes, redact, scan_tree, summarize)
 
-GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 ARGUMENT_SPEC: Dict[str, Any] = {
     "path": {"type": "path", "required": True},
     "apply": {"type": "bool", "default": False},
@@ -171,8 +169,7 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
                               "deleted_files": [], "backup_dir": ""}
     if not params["apply"]:
         return result
-    needs_owner = [f for f in findings if f.fixable and f.edit is not None and
-                   "<owner>" in f.edit.new]
+    needs_owner = needing_owner(findings)
     if needs_owner:
         module.fail_json(msg="ghcr_owner must be set (the GitHub user or organisation that owns "
                              f"the GHCR images) to rewrite {len(needs_owner)} ECR reference(s)",
@@ -188,8 +185,7 @@ def run(module: AnsibleModule) -> Dict[str, Any]:
                           for p in plans]
     if module.check_mode or not plans:
         return result
-    backup = params["backup_dir"] or os.path.join(
-        root, ".hearth", "purge-backup", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    backup = params["backup_dir"] or default_backup_dir(root)
     backup_and_apply(root, plans, backup)
     result["backup_dir"] = backup
     after, _ = scan_tree(root, opts)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from .files import FileRole, file_role, is_env_file
 from .kinds import KINDS, Kind
-from .model import MAX_FILE_SIZE, SKIP_DIRS, Edit, FilePlan, Finding, Options, ScanStats
+from .model import (GITHUB_OWNER, MAX_FILE_SIZE, SKIP_DIRS, Edit, FilePlan, Finding, Options,
+                    ScanStats)
 from .report import json_report, markdown, sarif, summarize
-from .rewrite import apply_edits, backup_and_apply, plan_file, plan_fixes
+from .rewrite import (apply_edits, backup_and_apply, default_backup_dir, needing_owner,
+                      plan_file, plan_fixes)
 from .rules_dependencies import classify_dependency, normalize_dependency
 from .rules_endpoints import is_ecr_host
 from .scan import PREFILTER_TOKENS, might_contain_aws, scan_text
@@ -28,7 +30,8 @@ from .text import mask_secret, mask_userinfo, redact
 from .walk import changed_files, iter_files, scan_paths, scan_tree
 
 __all__ = [
-    "Edit", "FilePlan", "FileRole", "Finding", "KINDS", "Kind", "MAX_FILE_SIZE", "Options",
+    "Edit", "FilePlan", "FileRole", "Finding", "GITHUB_OWNER", "KINDS", "Kind", "MAX_FILE_SIZE",
+    "Options", "default_backup_dir", "needing_owner",
     "PREFILTER_TOKENS", "SKIP_DIRS", "ScanStats", "apply_edits", "backup_and_apply",
     "changed_files", "classify_dependency", "file_role", "is_ecr_host", "is_env_file",
     "iter_files",

@@ -13,19 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .model import MAX_FILE_SIZE, SKIP_DIRS, Options
+from .model import GITHUB_OWNER, MAX_FILE_SIZE, SKIP_DIRS, Options
 from .report import TOOL_NAME, TOOL_VERSION, json_report, markdown, sarif
-from .rewrite import backup_and_apply, plan_fixes
+from .rewrite import backup_and_apply, default_backup_dir, needing_owner, plan_fixes
 from .walk import changed_files, scan_paths, scan_tree
 
 FORMATS = ("json", "markdown", "sarif")
-GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 MARKDOWN_ROWS = 200
 
 
@@ -115,8 +112,7 @@ def _fix(root: str, findings: List[Any], opts: Options, backup: Optional[str]
     plans = plan_fixes(root, findings, opts)
     if not plans:
         return {"changed_files": [], "deleted_files": [], "backup_dir": ""}
-    backup = backup or os.path.join(root, ".hearth", "purge-backup",
-                                    time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    backup = backup or default_backup_dir(root)
     manifest = backup_and_apply(root, plans, backup)
     return {"changed_files": manifest["changed"], "deleted_files": manifest["deleted"],
             "backup_dir": backup}
@@ -143,8 +139,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             findings, stats = scan_tree(root, opts)
         else:
             findings, stats = scan_paths(root, paths, opts)
-        if args.fix and any(f.fixable and f.edit is not None and "<owner>" in f.edit.new
-                            for f in findings):
+        if args.fix and needing_owner(findings):
             print(f"{TOOL_NAME}: --ghcr-owner is needed to rewrite ECR references",
                   file=sys.stderr)
             return 2

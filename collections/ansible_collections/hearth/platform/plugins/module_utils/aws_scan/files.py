@@ -89,8 +89,8 @@ def file_role(relpath: str) -> FileRole:
     compose = lower.startswith(("docker-compose", "compose")) and suffix in (".yml", ".yaml")
     workflow = ".github" in parts and suffix in (".yml", ".yaml")
     lang = CODE_LANGS.get(suffix)
-    if env and lang is None:
-        lang = "shell" if lower == ".envrc" else None
+    if lower == ".envrc":  # direnv's file is a shell script
+        lang = "shell"
     config = env or suffix in CONFIG_SUFFIXES
     shell_like = (lang == "shell" or workflow or lower in SHELL_NAMES or
                   lower.startswith(("dockerfile", "containerfile")) or suffix == ".mk")

@@ -6,6 +6,7 @@ import it without importing each other.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -19,6 +20,10 @@ SKIP_DIRS = frozenset({
     ".nuxt", ".gradle", ".idea", "site-packages", ".eggs",
 })
 MAX_FILE_SIZE = 2 * 1024 * 1024
+# What a GitHub user or organisation name may look like, and what ECR rewrites carry in its
+# place until one is given (such an edit must not be written).
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+OWNER_PLACEHOLDER = "<owner>"
 
 
 @dataclass(frozen=True)

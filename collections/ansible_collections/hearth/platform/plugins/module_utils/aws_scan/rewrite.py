@@ -13,9 +13,10 @@ import re
 import shutil
 import stat
 import tempfile
+import time
 from typing import Dict, List, Optional, Sequence
 
-from .model import Edit, FilePlan, Finding, Options
+from .model import OWNER_PLACEHOLDER, Edit, FilePlan, Finding, Options
 from .rules_endpoints import has_import_os, python_import_offset
 from .scan import scan_text
 
@@ -88,6 +89,19 @@ def plan_fixes(root: str, findings: Sequence[Finding],
         if after != before:
             plans.append(FilePlan(rel, before, after, by_path[rel]))
     return plans
+
+
+def needing_owner(findings: Sequence[Finding]) -> List[Finding]:
+    """Fixable findings whose edit still carries the owner placeholder: they cannot be
+    written until a GitHub owner is given."""
+    return [f for f in findings
+            if f.fixable and f.edit is not None and OWNER_PLACEHOLDER in f.edit.new]
+
+
+def default_backup_dir(root: str) -> str:
+    """``<root>/.hearth/purge-backup/<UTC timestamp>``: where a rewrite keeps its copies."""
+    return os.path.join(root, ".hearth", "purge-backup",
+                        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
 
 
 def _write_atomically(src: str, content: str) -> None:

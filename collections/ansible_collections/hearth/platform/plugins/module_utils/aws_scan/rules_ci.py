@@ -60,12 +60,11 @@ def _login_style(ctx: Context) -> str:
 
 def _ecr_logins(ctx: Context) -> Set[int]:
     """ECR login pipelines: rewritten when they end their line, else reported."""
-    text, starts = ctx.text, set()
+    text, starts, style = ctx.text, set(), _login_style(ctx)
     for m in RE_ECR_LOGIN.finditer(text):
         starts.add(m.start())
         line_end = text.find("\n", m.end())
         tail = text[m.end():line_end if line_end >= 0 else len(text)]
-        style = _login_style(ctx)
         evidence = m.group(0).strip()[:160]
         if style and not tail.strip():
             new = GHCR_LOGIN[style]
@@ -113,13 +112,12 @@ def logical_lines(lines: Lines, line: int) -> Tuple[int, int]:
     return first, last
 
 
-def cli_lines(text: str) -> Set[int]:
+def cli_lines(lines: Lines) -> Set[int]:
     """Physical lines with something that looks like an AWS CLI call, in any kind of file
     (CI definitions such as .gitlab-ci.yml or a Jenkinsfile hold shell too)."""
-    if "aws" not in text:
+    if "aws" not in lines.text:
         return set()
-    lines = Lines(text)
-    return {lines.pos(m.start())[0] for m in RE_CLI.finditer(text)}
+    return {lines.pos(m.start())[0] for m in RE_CLI.finditer(lines.text)}
 
 
 def guard_cli_lines(findings: List[Finding], lines: Lines) -> List[Finding]:
@@ -134,7 +132,7 @@ def guard_cli_lines(findings: List[Finding], lines: Lines) -> List[Finding]:
             if f.kind == "ecr-login" or f.edit is None or
             not any(e.start <= f.edit.start and f.edit.end <= e.end for e in fixes)]
     starts = {f.line for f in kept if f.kind in ("aws-cli-call", "ecr-login") and not f.fixable}
-    starts |= cli_lines(lines.text) - {f.line for f in kept if f.kind == "ecr-login" and f.fixable}
+    starts |= cli_lines(lines) - {f.line for f in kept if f.kind == "ecr-login" and f.fixable}
     manual: Set[int] = set()
     for line in starts:
         first, last = logical_lines(lines, line)

@@ -16,7 +16,7 @@ from typing import Optional, Set, Tuple
 
 from .context import Context
 from .kinds import KINDS
-from .model import Edit
+from .model import OWNER_PLACEHOLDER, Edit
 from .text import mask_userinfo
 
 _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
@@ -186,7 +186,7 @@ def detect_ecr(ctx: Context) -> None:
     if ".ecr" not in ctx.low:
         return
     text = ctx.text
-    owner = ctx.opts.ghcr_owner.lower() or "<owner>"
+    owner = ctx.opts.ghcr_owner.lower() or OWNER_PLACEHOLDER
     for m in ctx.finditer(RE_ECR, ".dkr.ecr"):
         if m.group("repo"):
             new = f"ghcr.io/{owner}/{m.group('repo')}{m.group('suffix') or ''}"

@@ -26,7 +26,6 @@ from .rules_iac import detect_deploy
 # prefixes (case-sensitive, like the rule). "amazon" is not among them: every rule that
 # matches it (amazonaws.com, software.amazon.awssdk, com.amazonaws) also contains "aws".
 PREFILTER_TOKENS = (b"aws", b"s3", b"boto")
-JSON_TOKENS = (b"containerdefinitions",)
 RE_KEY_PREFIX = re.compile(rb"A(?:KIA|SIA|BIA|CCA)")
 
 Rule = Callable[[Context], None]

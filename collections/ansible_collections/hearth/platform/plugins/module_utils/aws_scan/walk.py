@@ -171,11 +171,11 @@ def scan_tree(root: str, opts: Optional[Options] = None
     stats = ScanStats()
     walk = iter_files(root, opts, stats)
     findings: Optional[List[Finding]] = None
-    if resolve_jobs(opts.jobs) > 1:
+    jobs = resolve_jobs(opts.jobs)
+    if jobs > 1:
         files = list(walk)
         if len(files) >= PARALLEL_MIN_FILES:
-            opts = replace(opts, jobs=resolve_jobs(opts.jobs))
-            findings = _scan_parallel(files, opts, stats)
+            findings = _scan_parallel(files, replace(opts, jobs=jobs), stats)
         walk = iter(files)
     if findings is None:
         findings = scan_files(walk, opts, stats)
