@@ -37,8 +37,8 @@ create_hosts() {
     fi
     log "starting $name"
     docker run -d --name "$name" --hostname "$name" --label hearth.lab=1 \
-      --stop-signal SIGRTMIN+3 --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
-      --security-opt seccomp=unconfined --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+      --stop-signal SIGRTMIN+3 --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE --cgroupns=host \
+      --security-opt seccomp=unconfined --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --tmpfs /var/lib/docker:exec,size=6g \
       -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
       -v "$CACHE/apt-archives:/var/cache/apt/archives:rw" \
       -v "$CACHE/artifacts:/var/cache/hearth-artifacts:ro" \
@@ -48,7 +48,7 @@ create_hosts() {
 }
 
 prepare_hosts() {
-  ansible-playbook -i "$INVENTORY" molecule/shared/prepare.yml >"$CACHE/lab-prepare.log" 2>&1 \
+  ansible-playbook -i "$INVENTORY" molecule/shared/prepare.yml tests/apps/registry.yml >"$CACHE/lab-prepare.log" 2>&1 \
     || { tail -n 30 "$CACHE/lab-prepare.log" >&2; exit 1; }
 }
 

@@ -57,6 +57,19 @@ def pattern(regex: str) -> re.Pattern[str]:
 
 # role, bad variables, what the failure message must contain (naming the variable)
 CASES: list[tuple[str, dict[str, Any], re.Pattern[str]]] = [
+    ("apps", {"apps_services": [{"name": "web", "kind": "lambda", "image": "ghcr.io/acme/web:1"}]},
+     pattern(r"apps_services\[0\] \(web\)\.kind")),
+    ("apps", {"apps_services": [{"name": "web", "kind": "web", "image": "ghcr.io/acme/web", "host_port": 18000}]},
+     pattern(r"apps_services\[0\] \(web\)\.image.*tag or a digest")),
+    ("apps", {"apps_services": [{"name": "a", "kind": "web", "image": "x/a:1", "host_port": 18000},
+                                {"name": "b", "kind": "web", "image": "x/b:1", "host_port": 18001}]},
+     pattern(r"apps_services\[1\] \(b\)\.host_port.*18001")),
+    ("apps", {"apps_services": [{"name": "web", "kind": "web", "image": "x/a:1", "host_port": 18000,
+                                 "secrets": {"STRIPE_KEY": "vault_not_in_this_inventory"}}]},
+     pattern(r"apps_services\[0\] \(web\)\.secrets\.STRIPE_KEY.*does not define")),
+    ("apps", {"apps_services": [{"name": "beat", "kind": "scheduler", "image": "x/a:1", "replicas": 2}]},
+     pattern(r"apps_services\[0\] \(beat\)\.replicas")),
+    ("docker", {"docker_source": "snap"}, text("docker_source")),
     ("aws_purge", {"aws_purge_dry_run": "maybe"}, text("argument 'aws_purge_dry_run' is of type str")),
     ("aws_purge", {"aws_purge_homes": ["relative"]}, text("aws_purge_homes must be a list of absolute paths")),
     ("aws_purge", {"aws_purge_env_dirs": ["/etc"]}, text("aws_purge_env_dirs must be a list of absolute paths")),
@@ -131,6 +144,8 @@ GOOD: list[tuple[str, dict[str, Any], str]] = [
                                        {"name": "ubuntu", "ssh_keys": [KEY]},
                                        {"name": "gone", "state": "absent"}]}, "validate"),
     ("aws_purge", {}, "validate"),
+    ("apps", {"apps_services": [{"name": "web", "kind": "web", "image": "ghcr.io/acme/web:1", "host_port": 18000},
+                                {"name": "beat", "kind": "scheduler", "image": "ghcr.io/acme/web:1"}]}, "validate"),
     ("nvidia_driver", {}, "validate"),
     ("ollama", {}, "validate"),
     # The whole role: in check mode it writes nothing.

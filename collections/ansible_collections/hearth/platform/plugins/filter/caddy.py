@@ -38,7 +38,10 @@ SITE_KEYS = {"name", "hosts", "routes", "headers", "max_body_size", "extra"}
 ROUTE_KEYS = {
     "path", "upstreams", "strip_prefix", "auth", "api_keys", "basic_auth", "max_body_size",
     "streaming", "timeouts", "health", "headers", "headers_up", "lb_policy", "respond", "upstream_key",
+    "upstreams_import", "lb_try_duration",
 }
+# Files of `to host:port` lines that another role rewrites while Caddy runs (rolling deploys).
+IMPORT_RE = re.compile(r"^/[A-Za-z0-9_./*-]+\.caddy$")
 TIMEOUT_KEYS = {"dial", "read", "write", "response_header"}
 HEALTH_KEYS = {"uri", "interval", "timeout", "status"}
 
@@ -158,13 +161,15 @@ def _route(where: str, value: Any, key_names: list[str], site_body: str | None) 
     respond = route.get("respond")
     upstreams: list[str] = []
     if respond is None:
+        # A route whose upstreams come from imported files may start with none of its own.
         upstreams = [_match(f"{where}.upstreams[{i}]", str(u), UPSTREAM_RE, "host:port or http(s)://host:port")
-                     for i, u in enumerate(_require_list(f"{where}.upstreams", route.get("upstreams")))]
+                     for i, u in enumerate(_require_list(f"{where}.upstreams", route.get("upstreams", []),
+                                                         allow_empty="upstreams_import" in route))]
         schemes = {u.split("://")[0] if "://" in u else "http" for u in upstreams}
         if len(schemes) > 1:
             raise _err(f"{where}.upstreams", "all upstreams of one route must use the same scheme")
     else:
-        if "upstreams" in route:
+        if "upstreams" in route or "upstreams_import" in route:
             raise _err(where, "give either upstreams or respond, not both")
         respond = _require_mapping(f"{where}.respond", respond)
         _unknown_keys(f"{where}.respond", respond, {"status", "body"})
@@ -208,9 +213,18 @@ def _route(where: str, value: Any, key_names: list[str], site_body: str | None) 
                               "the name of a caddy_upstream_keys entry (lowercase letters, digits, _)")
         if respond is not None:
             raise _err(f"{where}.upstream_key", "only meaningful for a route with upstreams")
+    upstreams_import = route.get("upstreams_import")
+    if upstreams_import is not None:
+        upstreams_import = _match(f"{where}.upstreams_import", upstreams_import, IMPORT_RE,
+                                  "an absolute path (glob) of .caddy files holding `to host:port` lines")
+    try_duration = route.get("lb_try_duration")
+    if try_duration is not None:
+        try_duration = _match(f"{where}.lb_try_duration", try_duration, DURATION_RE, "a duration such as 5s")
     return {
         "path": path.rstrip("/") or "/",
         "upstreams": upstreams,
+        "upstreams_import": upstreams_import,
+        "lb_try_duration": try_duration,
         "respond": respond,
         "strip_prefix": strip,
         "auth": auth,
@@ -386,9 +400,16 @@ def _render_headers(lines: list[str], indent: str, headers: dict[str, str], dire
 
 
 def _render_proxy(lines: list[str], indent: str, route: dict[str, Any]) -> None:
-    lines.append(f"{indent}reverse_proxy {' '.join(route['upstreams'])} {{")
+    lines.append(" ".join([f"{indent}reverse_proxy", *route["upstreams"], "{"]))
     inner = indent + "\t"
+    if route.get("upstreams_import"):
+        # Rewritten by rolling deploys, then Caddy reloads gracefully; no file means no upstream.
+        lines.append(f"{inner}import {route['upstreams_import']}")
     lines.append(f"{inner}lb_policy {route['lb_policy']}")
+    if route.get("lb_try_duration"):
+        # A request that cannot reach one upstream (a container just stopped) tries the others.
+        lines.append(f"{inner}lb_try_duration {route['lb_try_duration']}")
+        lines.append(f"{inner}lb_try_interval 100ms")
     if route["streaming"]:
         # Pass each chunk on at once: server-sent events and token streams must not be buffered.
         lines.append(f"{inner}flush_interval -1")
@@ -408,7 +429,7 @@ def _render_proxy(lines: list[str], indent: str, route: dict[str, Any]) -> None:
         lines.append(f"{inner}health_status {health['status']}")
     timeouts = route["timeouts"]
     lines.append(f"{inner}transport http {{")
-    if route["upstreams"][0].startswith("https://"):
+    if route["upstreams"] and route["upstreams"][0].startswith("https://"):
         lines.append(f"{inner}\ttls")
     lines.append(f"{inner}\tdial_timeout {timeouts['dial']}")
     lines.append(f"{inner}\tresponse_header_timeout {timeouts['response_header']}")

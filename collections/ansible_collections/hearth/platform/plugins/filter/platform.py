@@ -36,7 +36,8 @@ SITE_KEYS = {"name", "label", "routes", "headers", "max_body_size", "extra"}
 # Route keys passed on to the caddy role as they are (see the caddy filters for their schema).
 CADDY_ROUTE_KEYS = {
     "path", "strip_prefix", "auth", "api_keys", "basic_auth", "max_body_size", "streaming",
-    "timeouts", "health", "headers", "headers_up", "lb_policy", "respond",
+    "timeouts", "health", "headers", "headers_up", "lb_policy", "respond", "upstreams_import",
+    "lb_try_duration",
 }
 ROUTE_KEYS = CADDY_ROUTE_KEYS | {"port", "upstream_key"}
 METRIC_KEYS = {"port", "path", "scheme", "job"}
@@ -134,9 +135,9 @@ def _ports(where: str, value: Any) -> list[dict[str, Any]]:
 def _route(where: str, value: Any, port_numbers: set[int]) -> dict[str, Any]:
     route = _mapping(where, value)
     _keys(where, route, ROUTE_KEYS)
-    if "respond" not in route:
+    if "respond" not in route and "upstreams_import" not in route:
         if "port" not in route:
-            raise _err(where, "needs the port it proxies to (or respond)")
+            raise _err(where, "needs the port it proxies to (or respond, or upstreams_import)")
         route["port"] = _offer_port(f"{where}.port", route["port"], port_numbers)
     if route.get("upstream_key") is not None:
         route["upstream_key"] = _name(f"{where}.upstream_key", route["upstream_key"], SECRET_NAME_RE)
