@@ -48,10 +48,28 @@ class Client:
         self.host, self.port = parts.hostname or "", parts.port or 443
         self.context = ssl.create_default_context(cafile=ca)
         self.conn: http.client.HTTPSConnection | None = None
+        self.retried = 0
         pinned = os.environ.get("HEARTH_CONNECT", "")
         self.address = (pinned.rsplit(":", 1)[0], int(pinned.rsplit(":", 1)[1])) if pinned else None
 
     def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+        """One request; a GET on a kept connection that the server closed unanswered is sent again.
+
+        A server may close an idle kept-alive connection at any moment (Caddy does on every
+        configuration reload), and RFC 9112 section 9.3.1 lets a client retry an idempotent request
+        that got no answer on such a connection; browsers, curl and Go do. Only that case is retried,
+        once, and counted in ``retried``: a fresh connection that fails is a failure.
+        """
+        reused = self.conn is not None
+        try:
+            return self._request(method, path, body, timeout)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not (reused and method == "GET"):
+                raise
+            self.retried += 1
+            return self._request(method, path, body, timeout)
+
+    def _request(self, method: str, path: str, body: Any, timeout: float) -> tuple[int, Any]:
         if self.conn is None and self.address:
             self.conn = PinnedHTTPSConnection(self.host, self.address, context=self.context, timeout=timeout)
         elif self.conn is None:
@@ -105,6 +123,7 @@ def load(base: str, ca: str, out: str, stop: str) -> int:
         time.sleep(0.005)
     result = {
         "requests": len(latencies) + len(failures), "failed": len(failures), "failures": failures[:20],
+        "retried_on_closed_keepalive": client.retried,
         "versions": versions, "seconds": round(time.monotonic() - started, 2),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
