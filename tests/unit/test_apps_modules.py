@@ -172,8 +172,8 @@ def test_deploy_order_puts_jobs_first_and_the_scheduler_last() -> None:
 def test_the_offer_publishes_a_site_that_imports_the_upstream_files_and_caddy_renders_it() -> None:
     offer = apps_offer([service(site="app")], ["127.0.0.1", "10.0.0.5"], "/etc/hearth/caddy-upstreams")
     checked = hearth_offer(offer, "apps_offer")
-    assert [p["port"] for p in checked["ports"]] == [18000, 18001]
-    assert {p["reach"] for p in checked["ports"]} == {"private"}
+    # Docker-published ports are held by the firewall's forward chain, not by input rules.
+    assert checked["ports"] == [] and checked["listen"] == ["127.0.0.1", "10.0.0.5"]
     sites = hearth_caddy_sites({"apps-1": {"apps": checked}}, "apps-1", "lab.test")
     rendered = caddy_caddyfile(caddy_sites(sites, []))
     assert "import /etc/hearth/caddy-upstreams/web/*.caddy" in rendered

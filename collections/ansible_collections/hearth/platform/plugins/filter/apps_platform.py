@@ -112,22 +112,22 @@ def apps_upstream_lines(ports: Any, addresses: Any) -> str:
 
 
 def apps_offer(services: Any, bind: Any, upstream_dir: str) -> dict[str, Any]:
-    """The apps role's offer: ports of services with host ports, one Caddy site per web service.
+    """The apps role's offer: one Caddy site per web service, and no ports of its own.
 
-    Each site's route imports ``<upstream_dir>/<service>/*.caddy``, the files deploys rewrite on
+    Docker publishes the containers' ports by DNAT, which the firewall's input rules never see:
+    its forward chain holds them to the private networks whatever the offers say, so the offer
+    lists none (listing them would only change the input table between the first and second
+    converge). Each site's route imports ``<upstream_dir>/<service>/*.caddy``, the files deploys rewrite on
     the edge hosts (one per apps host), so Caddy balances over every host's current release and
     a switch is a graceful reload. Health checks keep a failing host out of the rotation.
     """
     services = services or []
     listen = [str(a) for a in bind or ["127.0.0.1"]]
-    reach = "private" if any(not ipaddress.ip_address(a).is_loopback for a in listen) else "local"
-    ports, sites, checks = [], [], []
+    sites: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
     for service in services:
         if not service.get("host_port"):
             continue
-        for offset in range(2 * int(service.get("replicas") or 1)):
-            ports.append({"port": int(service["host_port"]) + offset, "reach": reach,
-                          "description": f"{service['name']} (slot {'ab'[offset % 2]})"})
         if service.get("kind") != "web":
             continue
         health = service.get("health") or {}
@@ -139,7 +139,7 @@ def apps_offer(services: Any, bind: Any, upstream_dir: str) -> dict[str, Any]:
             route["health"] = {"uri": health["path"], "interval": "2s", "timeout": f"{int(health.get('timeout') or 2)}s"}
             checks.append({"site": service["name"], "path": health["path"], "status": 200})
         sites.append({"name": service["name"], "label": service.get("site") or service["name"], "routes": [route]})
-    return {"name": "apps", "ports": ports, "listen": listen, "sites": sites, "checks": checks}
+    return {"name": "apps", "ports": [], "listen": listen, "sites": sites, "checks": checks}
 
 
 def apps_slot_ports(slot: Any, service: dict[str, Any]) -> list[int]:
