@@ -36,6 +36,10 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": 2 * logic.MAX_JOB_SECONDS},
     result_backend_transport_options={"visibility_timeout": 2 * logic.MAX_JOB_SECONDS},
     worker_hijack_root_logger=True,
+    # Jobs record their outcome in Postgres; nobody waits on Celery's result. Without this the
+    # web process subscribes to the result channel on its first send (Redis pub/sub from a
+    # request thread), which can stall that request.
+    task_ignore_result=True,
 )
 
 

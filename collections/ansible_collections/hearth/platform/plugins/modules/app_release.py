@@ -131,11 +131,23 @@ def config_hash(service: dict[str, Any], image: str, env_digest: str, bind: list
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def instance_hostname(name: str, started: float) -> str:
+    """A hostname unique to one start of a container (web-a0-l8k2x1): slots are reused across
+    releases, and whatever names itself after its host (a Celery node, a beat's ticks) must tell
+    two starts apart."""
+    value, digits = int(started * 10), ""
+    while value:
+        value, rest = divmod(value, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return f"{name}-{digits[-6:]}"
+
+
 def run_args(service: dict[str, Any], image: str, slot: str, replica: int, config: str,
-             env_file: str | None, bind: list[str], extra: list[str]) -> list[str]:
+             env_file: str | None, bind: list[str], extra: list[str], started: float = 0.0) -> list[str]:
     """The ``docker run`` command line of one replica."""
     name = container_name(service, slot, replica)
-    args = ["docker", "run", "--detach", "--name", name, "--hostname", name,
+    hostname = instance_hostname(name, started or time.time())
+    args = ["docker", "run", "--detach", "--name", name, "--hostname", hostname,
             "--restart", "unless-stopped",
             "--label", f"hearth.app={service['name']}", "--label", f"hearth.slot={slot}",
             "--label", f"hearth.replica={replica}", "--label", f"hearth.config={config}",
