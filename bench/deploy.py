@@ -11,7 +11,7 @@ On a lab that `make lab` converged (the reference application at version 1), in 
 4. `playbooks/rollback.yml` under load: wall time, failed requests;
 5. back to version 1 so the lab is as it was.
 
-Results go to bench/results/deploy.json. Every load loop is bounded (20 000 requests, 300 s).
+Results go to bench/results/deploy.json. Every load loop is bounded (40 000 requests, 300 s).
 
     .venv/bin/python bench/deploy.py [--steady 15]
 """

@@ -3,7 +3,7 @@
 
     apps_check.py smoke URL CA            documents, search, a worker job and beat, end to end
     apps_check.py load URL CA OUT STOP    requests on one kept connection until STOP exists
-                                          (bounded: at most 20 000 requests and 300 s), then JSON
+                                          (bounded: at most 40 000 requests and 300 s), then JSON
     apps_check.py job URL CA SECONDS      enqueue a job and print its id
     apps_check.py jobs URL CA ID...       exit 1 unless every job finished
     apps_check.py version URL CA          print the version that answers
@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from typing import Any
 
-MAX_REQUESTS = 20_000
+MAX_REQUESTS = 40_000
 MAX_SECONDS = 300.0
 
 
@@ -120,7 +120,7 @@ def load(base: str, ca: str, out: str, stop: str) -> int:
         latencies.append((time.monotonic() - begin) * 1000)
         version = str(body.get("version"))
         versions[version] = versions.get(version, 0) + 1
-        time.sleep(0.005)
+        time.sleep(0.01)
     result = {
         "requests": len(latencies) + len(failures), "failed": len(failures), "failures": failures[:20],
         "retried_on_closed_keepalive": client.retried,
