@@ -57,8 +57,9 @@ unit: venv ## Python tests only (no containers)
 molecule: venv image artifacts ## Every molecule scenario (converge, idempotence, check mode, verify)
 	pytest -m molecule tests/molecule
 
-test: venv image artifacts lint ## Everything: lint, unit tests, every molecule scenario
-	pytest
+test: venv image artifacts lint ## Everything: lint, unit tests (two processes), every molecule scenario (one at a time)
+	pytest -m "not molecule" -n 2
+	pytest -m molecule
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
 	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate)
