@@ -27,6 +27,8 @@ from urllib.parse import quote
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.hearth.platform.plugins.module_utils.image_ref import DIGEST_RE, split_reference
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 SITE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,7 +37,6 @@ VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 ABSOLUTE_PATH_RE = re.compile(r"^/[^\s:,]*$")
 HTTP_PATH_RE = re.compile(r"^/[^\s]*$")
 MEMORY_RE = re.compile(r"^\d+(\.\d+)?[bkmgBKMG]?$")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # One path component of an image name (the OCI distribution grammar: lowercase, separators inside).
 IMAGE_COMPONENT_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$")
@@ -183,22 +184,14 @@ def _image(where: str, value: Any) -> dict[str, str | None]:
     shape = "an image reference such as ghcr.io/org/app:1.2.3"
     if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
         raise _err(where, f"expected {shape}, got {value!r}")
-    name_tag, _, digest = value.partition("@")
+    registry, path, name_tag, tag, digest = split_reference(value)
     if digest and not DIGEST_RE.match(digest):
         raise _err(where, f"expected a digest of the form sha256:<64 lowercase hex digits>, got {digest!r}")
-    tag: str | None = None
-    colon = name_tag.rfind(":")
-    if colon > name_tag.rfind("/"):  # a colon before the last slash is a registry port, not a tag
-        name_tag, tag = name_tag[:colon], name_tag[colon + 1:]
-        if not TAG_RE.match(tag):
-            raise _err(where, f"expected a tag of letters, digits, _ . and - (at most 128), got {tag!r}")
-    components = name_tag.split("/")
-    first = components[0]
-    if len(components) > 1 and ("." in first or ":" in first or first == "localhost"):
-        if not REGISTRY_RE.match(first):
-            raise _err(where, f"expected a registry host (and :port) before the first /, got {first!r}")
-        components = components[1:]
-    if not all(IMAGE_COMPONENT_RE.match(part) for part in components):
+    if tag is not None and not TAG_RE.match(tag):
+        raise _err(where, f"expected a tag of letters, digits, _ . and - (at most 128), got {tag!r}")
+    if registry is not None and not REGISTRY_RE.match(registry):
+        raise _err(where, f"expected a registry host (and :port) before the first /, got {registry!r}")
+    if not all(IMAGE_COMPONENT_RE.match(part) for part in path.split("/")):
         raise _err(where, f"expected {shape} (lowercase name parts separated by /), got {value!r}")
     if tag is None and not digest:
         raise _err(where, f"{value!r} must name a tag or a digest (ghcr.io/org/app:1.2.3 or …@sha256:…)")

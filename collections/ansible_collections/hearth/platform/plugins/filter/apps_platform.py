@@ -13,6 +13,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.hearth.platform.plugins.module_utils.app_slots import slot_port
+
 # Where the apps role mounts the edge's private CA in every container.
 CONTAINER_CA = "/etc/hearth/ca.pem"
 
@@ -146,8 +148,7 @@ def apps_slot_ports(slot: Any, service: dict[str, Any]) -> list[int]:
     """Host ports of a service's replicas in slot a or b (none for an empty slot)."""
     if slot not in ("a", "b") or not service.get("host_port"):
         return []
-    base = int(service["host_port"]) + (0 if slot == "a" else 1)
-    return [base + 2 * replica for replica in range(int(service.get("replicas") or 1))]
+    return [slot_port(service, slot, replica) for replica in range(int(service.get("replicas") or 1))]
 
 
 def apps_ordered(services: Any, order: Any) -> list[dict[str, Any]]:

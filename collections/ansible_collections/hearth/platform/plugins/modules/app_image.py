@@ -79,6 +79,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hearth.platform.plugins.module_utils import image_ref
 
 MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.index.v1+json",
@@ -86,27 +87,15 @@ MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
 def split_reference(image: str) -> tuple[str, str, str, str | None, str | None]:
-    """(registry, path, repository, tag, digest) of an image reference, the way Docker reads it.
-
-    The first component is a registry only when it has a dot or a port or is ``localhost``;
-    otherwise the image lives on Docker Hub (``library/`` for single names).
-    """
-    rest, _, digest = image.partition("@")
-    name, tag = rest, None
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = rest.rsplit(":", 1)
-    first, _, remainder = name.partition("/")
-    if remainder and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, remainder
-    else:
-        registry, path = "registry-1.docker.io", name if "/" in name else f"library/{name}"
-    return registry, path, name, tag, (digest or None)
+    """(registry, path, repository, tag, digest), with Docker Hub's registry and library/ filled in."""
+    registry, path, repository, tag, digest = image_ref.split_reference(image)
+    if registry is None:
+        registry, path = image_ref.DOCKER_HUB, path if "/" in path else f"library/{path}"
+    return registry, path, repository, tag, digest
 
 
 def registry_scheme(registry: str, insecure: list[str]) -> str:
@@ -175,7 +164,7 @@ def resolve_digest(image: str, config: dict[str, Any], insecure: list[str], time
     if status != 200:
         raise RuntimeError(f"{registry} answered {status} for {path}:{tag}")
     found = answer.get("docker-content-digest", "")
-    if not DIGEST_RE.match(found):
+    if not image_ref.DIGEST_RE.match(found):
         raise RuntimeError(f"{registry} did not say which digest {path}:{tag} is (Docker-Content-Digest missing)")
     return found
 
@@ -195,7 +184,7 @@ def main() -> None:
     registry, _, repository, tag, digest = split_reference(image)
     if not tag and not digest:
         module.fail_json(msg=f"image {image} names neither a tag nor a digest")
-    if digest and not DIGEST_RE.match(digest):
+    if digest and not image_ref.DIGEST_RE.match(digest):
         module.fail_json(msg=f"image {image}: {digest} is not a sha256 digest")
     try:
         with open(module.params["docker_config"], encoding="utf-8") as handle:

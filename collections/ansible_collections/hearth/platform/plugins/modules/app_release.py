@@ -103,6 +103,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hearth.platform.plugins.module_utils.app_slots import slot_port
 
 LOG_LINES = 20
 
@@ -110,13 +111,6 @@ LOG_LINES = 20
 def other_slot(slot: str | None) -> str:
     """The idle slot: b after a, a after b or when nothing runs."""
     return "b" if slot == "a" else "a"
-
-
-def slot_port(service: dict[str, Any], slot: str, replica: int) -> int | None:
-    """Host port of a replica in a slot: each service owns 2 * replicas ports from host_port."""
-    if not service.get("host_port"):
-        return None
-    return int(service["host_port"]) + 2 * replica + (0 if slot == "a" else 1)
 
 
 def container_name(service: dict[str, Any], slot: str, replica: int) -> str:
