@@ -78,6 +78,8 @@ Hearth lab ($(lab_hosts | tr '\n' ' '))
             s3. (MinIO S3, user app), minio. (console), api./llm/v1 (OpenAI API, model hearth-tiny)
             bearer key in $secrets/caddy_api_key; lab CA in .cache/lab-ca/
   MinIO     user app, secret in $secrets/minio_app; root hearth-root, $secrets/minio_root
+  Metrics   https://metrics.lab.hearth.test:8443 (Prometheus), https://alerts.lab.hearth.test:8443
+            (Alertmanager): user admin, password in $secrets/monitoring_web
   Shell     docker exec -it $(lab_hosts | head -n1) bash
   Secrets   $secrets/ (generated on first run, kept until 'make lab-down')
 INFO

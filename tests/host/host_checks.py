@@ -77,6 +77,11 @@ SECRET_FILES: tuple[SecretFile, ...] = (
     SecretFile("/etc/minio/minio.env", "minio.service", "root", "minio", 0o640, values="env"),
     SecretFile("/root/.mc/config.json", "minio.service", "root", "root", 0o600, required=False, values="mc"),
     SecretFile("/root/.minio-client/config.json", "minio.service", "root", "root", 0o600, required=False, values="mc"),
+    # redis_exporter: its ACL user's password, read by systemd as root.
+    SecretFile("/etc/default/prometheus-redis-exporter", "prometheus-redis-exporter.service", "root", "root", 0o600,
+               values="env"),
+    # monitoring: Alertmanager's receivers (SMTP password, webhook and Slack URLs).
+    SecretFile("/etc/prometheus/alertmanager.yml", "prometheus-alertmanager.service", "root", "prometheus", 0o640),
     # redis: ACL users (hashed passwords only, so no clear values to look for).
     SecretFile("/etc/redis/users.acl", "redis-server.service", "root", "redis", 0o640),
     # postgres: who may log in how, and the cluster itself (postgres refuses looser data dirs).

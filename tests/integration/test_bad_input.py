@@ -111,6 +111,14 @@ CASES: list[tuple[str, dict[str, Any], re.Pattern[str]]] = [
     ("minio", {"minio_api_port": 9001, "minio_console_port": 9001},
      text("minio_api_port and minio_console_port must differ")),
     ("minio", {"minio_root_password": "short"}, text("minio_root_password 8-40 characters")),
+    ("monitoring", {"monitoring_extra_targets": [{"host": "not-in-inventory", "port": 9400, "job": "dcgm"}]},
+     text("monitoring_extra_targets[0].host: 'not-in-inventory' is not a host of this inventory")),
+    ("monitoring", {"monitoring_alert_receivers": [{"name": "pager", "webhook": {"url": "http://127.0.0.1:9199/hook"}}],
+                    "monitoring_alert_routes": [{"matchers": ['severity="page"']}]},
+     text("monitoring_alert_routes[0].receiver: every route needs a receiver")),
+    ("monitoring", {"monitoring_retention_time": "0d"}, text("monitoring_retention_time: expected a positive duration")),
+    ("monitoring", {"monitoring_retention_size": "0GB"}, text("monitoring_retention_size: expected a positive size")),
+    ("monitoring", {"monitoring_extra_rules": {"Bad Name": {"groups": []}}}, text("monitoring_extra_rules.Bad Name")),
     ("nvidia_driver", {"nvidia_driver_branch": "latest"}, text('nvidia_driver_branch must be a driver branch such as "570"')),
     ("ollama", {"ollama_version": "v0.17.4"}, text("ollama_version must be a release number")),
     ("postgres", {"postgres_roles": [{"password": "x" * 20}]}, pattern(r"postgres_roles.*name")),
@@ -149,6 +157,8 @@ GOOD: list[tuple[str, dict[str, Any], str]] = [
                                 {"name": "beat", "kind": "scheduler", "image": "ghcr.io/acme/web:1"}]}, "validate"),
     ("nvidia_driver", {}, "validate"),
     ("ollama", {}, "validate"),
+    ("monitoring", {"monitoring_alert_receivers": [{"name": "pager", "webhook": {"url": "http://127.0.0.1:9199/hook"}}],
+                    "monitoring_alert_routes": [{"receiver": "pager", "matchers": ['severity="page"']}]}, "validate"),
     # The whole role: in check mode it writes nothing.
     ("ghcr_auth", {}, "main"),
 ]

@@ -16,6 +16,8 @@ their values, because they are written to the host as a local fact.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import re
 from typing import Any, Iterator
@@ -39,7 +41,9 @@ CADDY_ROUTE_KEYS = {
     "timeouts", "health", "headers", "headers_up", "lb_policy", "respond", "upstreams_import",
     "lb_try_duration",
 }
-ROUTE_KEYS = CADDY_ROUTE_KEYS | {"port", "upstream_key"}
+# upstream_key: the secret Caddy sends upstream; basic_auth_from: {user, secret}, a login whose
+# password Caddy reads from the named secret and hashes itself (offers carry names, not values).
+ROUTE_KEYS = CADDY_ROUTE_KEYS | {"port", "upstream_key", "basic_auth_from"}
 METRIC_KEYS = {"port", "path", "scheme", "job"}
 CHECK_KEYS = {"site", "path", "method", "status", "auth", "body"}
 LOOPBACK = "127.0.0.1"
@@ -141,6 +145,16 @@ def _route(where: str, value: Any, port_numbers: set[int]) -> dict[str, Any]:
         route["port"] = _offer_port(f"{where}.port", route["port"], port_numbers)
     if route.get("upstream_key") is not None:
         route["upstream_key"] = _name(f"{where}.upstream_key", route["upstream_key"], SECRET_NAME_RE)
+    if route.get("basic_auth_from") is not None:
+        login = _mapping(f"{where}.basic_auth_from", route["basic_auth_from"])
+        _keys(f"{where}.basic_auth_from", login, {"user", "secret"})
+        if route.get("auth", "basic") != "basic" or "basic_auth" in route:
+            raise _err(f"{where}.basic_auth_from", "only with auth: basic and without basic_auth")
+        route["auth"] = "basic"
+        route["basic_auth_from"] = {
+            "user": _name(f"{where}.basic_auth_from.user", login.get("user")),
+            "secret": _name(f"{where}.basic_auth_from.secret", login.get("secret"), SECRET_NAME_RE),
+        }
     return route
 
 
@@ -291,8 +305,9 @@ def hearth_caddy_sites(platform: Any, edge_host: str, domain: str) -> list[dict[
                 for route in site["routes"]:
                     existing = next((r for r in target["routes"] if r["path"] == route["path"]), None)
                     caddy_route = {k: v for k, v in route.items() if k in CADDY_ROUTE_KEYS}
-                    if route.get("upstream_key"):
-                        caddy_route["upstream_key"] = route["upstream_key"]
+                    for secret_key in ("upstream_key", "basic_auth_from"):
+                        if route.get(secret_key):
+                            caddy_route[secret_key] = route[secret_key]
                     if "port" in route:
                         address = _upstream_address(host, offer, edge_host)
                         upstream = f"{_bracket(address)}:{route['port']}"
@@ -318,6 +333,68 @@ def hearth_upstream_keys(platform: Any) -> list[str]:
                     if key and key not in names:
                         names.append(key)
     return names
+
+
+def hearth_basic_auth_secrets(platform: Any) -> list[str]:
+    """Names of the secrets that hold the passwords of published basic-auth logins."""
+    names: list[str] = []
+    for host, offers in sorted(_mapping("hearth_platform", platform or {}).items()):
+        for offer in offers.values():
+            for site in offer.get("sites", []):
+                for route in site["routes"]:
+                    login = route.get("basic_auth_from")
+                    if login and login["secret"] not in names:
+                        names.append(login["secret"])
+    return names
+
+
+def _bcrypt_salt(user: str, password: str) -> bytes:
+    """A bcrypt salt derived from the login, so the same password renders the same Caddyfile.
+
+    A random salt would rewrite the Caddyfile (and reload Caddy) on every run. Deriving it from
+    a hash of the login keeps re-runs idempotent; the salt still differs per user and password.
+    """
+    digest = hashlib.sha256(f"hearth-caddy-basic-auth:{user}:{password}".encode()).digest()[:16]
+    standard = base64.b64encode(digest).decode()[:22]
+    return ("$2b$10$" + standard.translate(_BCRYPT_ALPHABET)).encode()
+
+
+_BCRYPT_ALPHABET = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+)
+
+
+def hearth_resolve_basic_auth(sites: Any, secrets: Any) -> list[dict[str, Any]]:
+    """Turn routes' ``basic_auth_from`` into the caddy role's ``basic_auth`` (bcrypt hashes).
+
+    secrets: {secret name: password} read on the edge host from the environment's vault. A
+    missing or short password is an error naming the secret, before Caddy is touched.
+    """
+    secrets = _mapping("basic auth secrets", secrets or {})
+    result = []
+    for site in _list("sites", sites):
+        site = dict(site)
+        routes = []
+        for route in site.get("routes", []):
+            route = dict(route)
+            login = route.pop("basic_auth_from", None)
+            if login:
+                password = secrets.get(login["secret"])
+                if not isinstance(password, str) or len(password) < 12:
+                    raise _err(login["secret"], f"the password of the {login['user']!r} login on site "
+                               f"{site.get('name')!r} must be a string of at least 12 characters (map it from vault)")
+                try:
+                    import bcrypt  # pylint: disable=import-outside-toplevel
+                except ImportError:
+                    raise _err(login["secret"], "hashing a basic-auth password needs the Python package "
+                               "bcrypt on the controller (pip install bcrypt)") from None
+                hashed = bcrypt.hashpw(password.encode(), _bcrypt_salt(login["user"], password)).decode()
+                route["basic_auth"] = [{"user": login["user"], "password_hash": hashed}]
+            routes.append(route)
+        site["routes"] = routes
+        result.append(site)
+    return result
 
 
 def hearth_checks(platform: Any, domain: str) -> list[dict[str, Any]]:
@@ -365,6 +442,8 @@ class FilterModule:
             "hearth_host_ports": hearth_host_ports,
             "hearth_caddy_sites": hearth_caddy_sites,
             "hearth_upstream_keys": hearth_upstream_keys,
+            "hearth_basic_auth_secrets": hearth_basic_auth_secrets,
+            "hearth_resolve_basic_auth": hearth_resolve_basic_auth,
             "hearth_checks": hearth_checks,
             "hearth_checked_address": hearth_checked_address,
             "hearth_checked_networks": hearth_checked_networks,
