@@ -53,7 +53,8 @@ def platform(single_host: bool = True) -> dict[str, dict[str, Any]]:
     offers["h1"]["ollama"] = offer(
         name="ollama", ports=[{"port": 11434}], listen=listen,
         sites=[{"name": "api", "routes": [{"path": "/llm/v1", "port": 11434}]}],
-        checks=[{"site": "api", "path": "/llm/v1/models", "auth": "bearer"}])
+        checks=[{"site": "api", "path": "/llm/v1/models", "auth": "bearer"},
+                {"site": "api", "path": "/llm/v1/models", "status": 401}])
     return offers
 
 
@@ -184,21 +185,21 @@ def test_sizes() -> None:
 def test_basic_auth_from_a_secret_name_becomes_a_stable_bcrypt_login() -> None:
     web = offer(name="monitoring", ports=[{"port": 9090}], listen=["127.0.0.1"],
                 sites=[{"name": "metrics", "routes": [{"path": "/", "port": 9090,
-                                                       "basic_auth_from": {"user": "admin", "secret": "vault_web"}}]}])
+                                                       "basic_auth_from": {"user": "admin", "secret": "web_login"}}]}])
     assert web["sites"][0]["routes"][0]["auth"] == "basic"
     offers = {"h1": {"monitoring": web}}
-    assert hearth_basic_auth_secrets(offers) == ["vault_web"]
+    assert hearth_basic_auth_secrets(offers) == ["web_login"]
     sites = hearth_caddy_sites(offers, "h1", "d")
-    first = hearth_resolve_basic_auth(sites, {"vault_web": "correct horse battery"})
-    again = hearth_resolve_basic_auth(sites, {"vault_web": "correct horse battery"})
+    first = hearth_resolve_basic_auth(sites, {"web_login": "correct horse battery"})
+    again = hearth_resolve_basic_auth(sites, {"web_login": "correct horse battery"})
     login = first[0]["routes"][0]["basic_auth"][0]
     assert login["user"] == "admin" and "basic_auth_from" not in first[0]["routes"][0]
     assert bcrypt.checkpw(b"correct horse battery", login["password_hash"].encode())
     assert first == again, "the same password must render the same hash (no Caddy reload on every run)"
-    other = hearth_resolve_basic_auth(sites, {"vault_web": "another horse battery"})
+    other = hearth_resolve_basic_auth(sites, {"web_login": "another horse battery"})
     assert other[0]["routes"][0]["basic_auth"][0]["password_hash"] != login["password_hash"]
-    with pytest.raises(AnsibleFilterError, match=r"vault_web: the password of the 'admin' login"):
-        hearth_resolve_basic_auth(sites, {"vault_web": ""})
+    with pytest.raises(AnsibleFilterError, match=r"web_login: the password of the 'admin' login"):
+        hearth_resolve_basic_auth(sites, {"web_login": ""})
     with pytest.raises(AnsibleFilterError, match=r"basic_auth_from: only with auth: basic"):
         offer(name="m", ports=[{"port": 1}], sites=[{"name": "s", "routes": [
             {"path": "/", "port": 1, "auth": "bearer", "basic_auth_from": {"user": "a", "secret": "b"}}]}])

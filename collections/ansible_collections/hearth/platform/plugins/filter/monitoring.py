@@ -182,10 +182,15 @@ def monitoring_probes(platform: Any, monitoring_host: str, env: str, domain: str
     edges = [host for host in sorted(platform) if front_door in platform[host]]
     modules: dict[str, Any] = {}
     targets: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str, tuple[int, ...]]] = set()
     for check in hearth_checks(platform, domain):
         fqdn = check["host"]
         tls = (platform[edges[0]][front_door].get("connection", {}).get("tls_mode", "acme") if edges else "acme")
         statuses = [401] if check["auth"] == "bearer" else check["status"]
+        # A keyed check becomes the same probe as the offer's own "refused without a key" check.
+        if (fqdn, check["path"], check["method"], tuple(statuses)) in seen:
+            continue
+        seen.add((fqdn, check["path"], check["method"], tuple(statuses)))
         module_name = re.sub(r"[^a-z0-9_]", "_", f"{check['service']}_{fqdn.split('.')[0]}_{check['method']}"
                              f"_{check['path']}_{'_'.join(str(s) for s in statuses)}".lower())
         http: dict[str, Any] = {
