@@ -88,16 +88,18 @@ def start_victoriametrics(container: str) -> None:
                   "(apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null "
                   "&& systemctl disable --now victoria-metrics >/dev/null 2>&1 || true)")
     # Only global and scrape_configs: the same targets and relabelling, without Prometheus's
-    # alerting and rules sections.
-    sh(container, "python3 - <<'EOF'\nimport yaml\n"
-                  "c = yaml.safe_load(open('/etc/prometheus/prometheus.yml'))\n"
-                  "g = {k: v for k, v in c['global'].items() if k != 'evaluation_interval'}\n"
-                  f"yaml.safe_dump({{'global': g, 'scrape_configs': c['scrape_configs']}}, open('{VM_CONFIG}', 'w'))\nEOF")
+    # alerting and rules sections (parsed here: the host need not have PyYAML).
+    import yaml  # imported here so --help works without it
+
+    config = yaml.safe_load(sh(container, "cat /etc/prometheus/prometheus.yml"))
+    stripped = {"global": {k: v for k, v in config["global"].items() if k != "evaluation_interval"},
+                "scrape_configs": config["scrape_configs"]}
+    subprocess.run(["docker", "exec", "-i", container, "bash", "-c", f"cat > {VM_CONFIG}"],
+                   input=yaml.safe_dump(stripped), text=True, check=True, timeout=60)
     sh(container, f"systemctl stop {VM_UNIT} 2>/dev/null; rm -rf {VM_DATA}; "
                   f"systemd-run --unit={VM_UNIT} --collect -p User=prometheus "
                   f"/usr/bin/victoria-metrics -httpListenAddr={VM_ADDRESS} -storageDataPath={VM_DATA} "
                   f"-promscrape.config={VM_CONFIG} -retentionPeriod=1d")
-    sh(container, f"mkdir -p {VM_DATA} && chown prometheus {VM_DATA}", check=False)
 
 
 def stop_victoriametrics(container: str) -> None:
