@@ -14,7 +14,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hearth.platform.plugins.filter.platform import (
-    LOOPBACK, _bracket, _upstream_address, hearth_checks,
+    LOOPBACK, _bracket, _err, _list, _mapping, _port, _upstream_address, hearth_checks,
 )
 
 JOB_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -24,34 +24,6 @@ RECEIVER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MATCHER_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"?[^"]*"?$')
 INTEGRATIONS = ("email", "webhook", "slack")
 EXTRA_TARGET_KEYS = {"host", "port", "job", "path", "scheme"}
-
-
-def _err(where: str, message: str) -> AnsibleFilterError:
-    return AnsibleFilterError(f"{where}: {message}")
-
-
-def _mapping(where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _err(where, f"expected a mapping, got {type(value).__name__} {value!r}")
-    return dict(value)
-
-
-def _list(where: str, value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
-        raise _err(where, f"expected a list, got {type(value).__name__} {value!r}")
-    return list(value)
-
-
-def _port(where: str, value: Any) -> int:
-    try:
-        port = int(str(value))
-    except ValueError:
-        raise _err(where, f"expected a port number from 1 to 65535, got {value!r}") from None
-    if isinstance(value, bool) or not 1 <= port <= 65535:
-        raise _err(where, f"expected a port number from 1 to 65535, got {value!r}")
-    return port
 
 
 def monitoring_duration(value: Any, variable: str) -> str:

@@ -322,30 +322,27 @@ def hearth_caddy_sites(platform: Any, edge_host: str, domain: str) -> list[dict[
     return [sites[name] for name in sorted(sites)]
 
 
-def hearth_upstream_keys(platform: Any) -> list[str]:
-    """Names of the secrets that published routes send upstream (services checking their own key)."""
+def _route_secret_names(platform: Any, key: str, pick: Any) -> list[str]:
+    """Secret names that published routes carry under `key` (pick turns the value into a name)."""
     names: list[str] = []
     for host, offers in sorted(_mapping("hearth_platform", platform or {}).items()):
         for offer in offers.values():
             for site in offer.get("sites", []):
                 for route in site["routes"]:
-                    key = route.get("upstream_key")
-                    if key and key not in names:
-                        names.append(key)
+                    name = pick(route[key]) if route.get(key) else None
+                    if name and name not in names:
+                        names.append(name)
     return names
+
+
+def hearth_upstream_keys(platform: Any) -> list[str]:
+    """Names of the secrets that published routes send upstream (services checking their own key)."""
+    return _route_secret_names(platform, "upstream_key", lambda value: value)
 
 
 def hearth_basic_auth_secrets(platform: Any) -> list[str]:
     """Names of the secrets that hold the passwords of published basic-auth logins."""
-    names: list[str] = []
-    for host, offers in sorted(_mapping("hearth_platform", platform or {}).items()):
-        for offer in offers.values():
-            for site in offer.get("sites", []):
-                for route in site["routes"]:
-                    login = route.get("basic_auth_from")
-                    if login and login["secret"] not in names:
-                        names.append(login["secret"])
-    return names
+    return _route_secret_names(platform, "basic_auth_from", lambda login: login["secret"])
 
 
 def _bcrypt_salt(user: str, password: str) -> bytes:
