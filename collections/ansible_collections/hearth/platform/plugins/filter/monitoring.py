@@ -51,6 +51,16 @@ def _target_address(host: str, offer: dict[str, Any], monitoring_host: str) -> s
         raise AnsibleFilterError(str(exc).replace("so Caddy on", "so Prometheus on")) from None
 
 
+def _host_address(host: str, monitoring_host: str, addresses: dict[str, Any], where: str, missing: str) -> str:
+    """Loopback for the monitoring host itself, else the host's private address (error `missing`)."""
+    if host == monitoring_host:
+        return LOOPBACK
+    address = addresses.get(host) or ""
+    if not address:
+        raise _err(where, missing)
+    return address
+
+
 def _add_target(jobs: dict[tuple[str, str, str], list[dict[str, Any]]], job: str, scheme: str, path: str,
                 address: str, port: int, labels: dict[str, str]) -> None:
     group = jobs.setdefault((job, scheme, path), [])
@@ -104,9 +114,8 @@ def monitoring_scrape_configs(platform: Any, monitoring_host: str, env: str, dom
         if host != monitoring_host and host not in addresses:
             raise _err(f"{where}.host", f"{host!r} is not a host of this inventory "
                        f"(known: {', '.join(sorted(set(addresses) | {monitoring_host}))})")
-        address = LOOPBACK if host == monitoring_host else addresses.get(host) or ""
-        if not address:
-            raise _err(f"{where}.host", f"host {host} has no hearth_private_ip for Prometheus on {monitoring_host} to reach")
+        address = _host_address(host, monitoring_host, addresses, f"{where}.host",
+                                f"host {host} has no hearth_private_ip for Prometheus on {monitoring_host} to reach")
         job = entry.get("job")
         if not isinstance(job, str) or not JOB_RE.match(job):
             raise _err(f"{where}.job", f"expected a job name matching {JOB_RE.pattern}, got {job!r}")
@@ -155,9 +164,9 @@ def monitoring_probes(platform: Any, monitoring_host: str, env: str, domain: str
     modules: dict[str, Any] = {}
     targets: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str, tuple[int, ...]]] = set()
+    tls = platform[edges[0]][front_door].get("connection", {}).get("tls_mode", "acme") if edges else "acme"
     for check in hearth_checks(platform, domain):
         fqdn = check["host"]
-        tls = (platform[edges[0]][front_door].get("connection", {}).get("tls_mode", "acme") if edges else "acme")
         statuses = [401] if check["auth"] == "bearer" else check["status"]
         # A keyed check becomes the same probe as the offer's own "refused without a key" check.
         if (fqdn, check["path"], check["method"], tuple(statuses)) in seen:
@@ -175,13 +184,8 @@ def monitoring_probes(platform: Any, monitoring_host: str, env: str, domain: str
             http["headers"]["Content-Type"] = "application/json"
         modules[module_name] = {"prober": "http", "timeout": "10s", "http": http}
         for edge in edges:
-            if edge == monitoring_host:
-                address = LOOPBACK
-            else:
-                address = addresses.get(edge) or ""
-                if not address:
-                    raise _err(f"hostvars[{edge}].hearth_private_ip", f"edge host {edge} has no private address "
-                               f"for the probes from {monitoring_host}")
+            address = _host_address(edge, monitoring_host, addresses, f"hostvars[{edge}].hearth_private_ip",
+                                    f"edge host {edge} has no private address for the probes from {monitoring_host}")
             targets.append({
                 "targets": [f"https://{_bracket(address)}{check['path']}"],
                 "labels": {"__param_module": module_name, "instance": f"https://{fqdn}{check['path']}",
