@@ -148,6 +148,22 @@ def test_merge_does_not_modify_its_input() -> None:
     assert len(original[0]["routes"]) == 1
 
 
+class ContextCarryingDict(dict):  # type: ignore[type-arg]
+    """Stands for Ansible's lazily templated containers, whose deep copy drags the host's variables along."""
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        raise AssertionError("a filter deep-copied its input")
+
+
+def test_merge_copies_nested_input_without_deep_copying_it() -> None:
+    routes = [ContextCarryingDict(path="/", upstreams=["127.0.0.1:8080"])]
+    original = [ContextCarryingDict(name="web", hosts=["web.example.com"], routes=routes)]
+    merged = caddy_merge_sites(original, [{"name": "web", "routes": [{"path": "/x", "upstreams": ["b:2"]}]}])
+    assert type(merged[0]) is dict and type(merged[0]["routes"][0]) is dict
+    assert merged[0]["routes"][0] == {"path": "/", "upstreams": ["127.0.0.1:8080"]}
+    assert len(routes) == 1 and merged[0]["routes"][0]["upstreams"] is not routes[0]["upstreams"]
+
+
 def test_extra_sites_errors_name_the_extra_list() -> None:
     with pytest.raises(AnsibleFilterError, match=r"caddy_extra_sites\[0\]\.routes\[0\]\.upstreams\[0\]"):
         render([site()], [], [{"name": "other", "hosts": ["o.example.com"], "routes": [{"upstreams": ["nope"]}]}])

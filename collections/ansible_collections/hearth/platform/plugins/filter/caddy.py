@@ -12,8 +12,8 @@ the Caddyfile. The Caddyfile can therefore be shown in diffs and error messages.
 """
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -260,6 +260,20 @@ def _extra(where: str, value: Any) -> str:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A copy of nested mappings and lists as plain dicts and lists (scalars are shared).
+
+    Used instead of copy.deepcopy: Ansible hands filters lazily templated containers, and deep
+    copying one copies the template context it carries, every variable of the host with it,
+    which made one call cost seconds late in a long play.
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def caddy_merge_sites(sites: Any, *extra: Any) -> list[dict[str, Any]]:
     """Merge site lists by name: a later site with a known name adds its hosts and routes.
 
@@ -274,7 +288,7 @@ def caddy_merge_sites(sites: Any, *extra: Any) -> list[dict[str, Any]]:
             site = _require_mapping(where, site)
             name = _match(f"{where}.name", site.get("name"), NAME_RE, "a name of lowercase letters, digits, _ and -")
             if name not in merged:
-                merged[name] = copy.deepcopy(site)
+                merged[name] = _plain(site)
                 merged[name]["__where"] = where
                 continue
             target = merged[name]
