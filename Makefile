@@ -58,11 +58,11 @@ molecule: venv image artifacts ## Every molecule scenario (converge, idempotence
 	pytest -m molecule tests/molecule
 
 test: venv image artifacts lint ## Everything: lint, unit tests (two processes), every molecule scenario (one at a time)
-	pytest -m "not molecule" -n 2
+	pytest -m "not molecule" -n 2 --dist worksteal
 	pytest -m molecule
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
-	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate)
+	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse)
 
 bench-vector: venv ## pgvector HNSW build and recall on the lab's Postgres, defaults against derived settings (bench/results/vector.json)
 	$(VENV)/bin/python bench/vector.py --dsn "postgresql://app:$$(cat inventories/lab/.secrets/postgres_app)@127.0.0.1:15432/app"

@@ -11,6 +11,11 @@ those events and from the final playbook_on_stats event, never by reading the pr
 
 ARGS go to ansible-playbook unchanged (for example `-- --diff --limit data`). The exit status is
 ansible-playbook's.
+
+Mitogen is opt-in: `--mitogen` (or HEARTH_MITOGEN=1) runs the play with its mitogen_linear
+strategy, and `--mitogen-env` prints the two settings for a shell that calls ansible-playbook
+itself. It accelerates the short connection names only (`ssh`, `docker`, `local`), which is why
+the lab inventory says `docker`.
 """
 from __future__ import annotations
 
@@ -366,6 +371,34 @@ def format_summary(summary: ConvergeSummary) -> str:
     return "\n".join(lines)
 
 
+def mitogen_settings(package_dir: Path) -> dict[str, str]:
+    """The environment that selects Mitogen's linear strategy from an installed ansible_mitogen.
+
+    Mitogen ships its strategies inside its package rather than as a collection, so Ansible is
+    pointed at that directory; everything else about the run stays as configured.
+    """
+    strategies = package_dir / "plugins" / "strategy"
+    if not (strategies / "mitogen_linear.py").is_file():
+        raise SystemExit(f"no Mitogen strategy plugins under {strategies}; install the pinned `mitogen` "
+                         "from requirements.txt (make venv)")
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def mitogen_environ() -> dict[str, str]:
+    """mitogen_settings() for the ansible_mitogen this Python imports; exits with a hint when absent."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("Mitogen is not installed in this Python; run `make venv` (requirements.txt pins it)")
+    return mitogen_settings(Path(list(spec.submodule_search_locations)[0]))
+
+
+def wants_mitogen(flag: bool, environ: Mapping[str, str]) -> bool:
+    """Mitogen is used when asked on the command line or with HEARTH_MITOGEN set to a true value."""
+    return flag or environ.get("HEARTH_MITOGEN", "").lower() in ("1", "true", "yes", "on")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: converge, print the summary, optionally write it as JSON, exit with Ansible's rc."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -373,13 +406,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--playbook", default="site.yml", help="playbook, relative to the repository")
     parser.add_argument("--summary", type=Path, help="write the summary as JSON here")
     parser.add_argument("--quiet", action="store_true", help="do not print Ansible's output")
+    parser.add_argument("--mitogen", action="store_true", help="run with Mitogen's linear strategy (opt-in)")
+    parser.add_argument("--mitogen-env", action="store_true",
+                        help="print the shell exports that select Mitogen, and exit")
     parser.add_argument("ansible_args", nargs=argparse.REMAINDER, help="-- then arguments for ansible-playbook")
     args = parser.parse_args(argv)
     extra = args.ansible_args[1:] if args.ansible_args[:1] == ["--"] else args.ansible_args
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # stream through `| tee` as it happens
 
-    summary = run_converge(args.inventory, playbook=args.playbook, extra_args=extra, quiet=args.quiet)
+    if args.mitogen_env:
+        print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in mitogen_environ().items()))
+        return 0
+    environ = dict(os.environ)
+    if wants_mitogen(args.mitogen, environ):
+        environ.update(mitogen_environ())
+    summary = run_converge(args.inventory, playbook=args.playbook, extra_args=extra, quiet=args.quiet,
+                           environ=environ)
     print(format_summary(summary), flush=True)
     if args.summary:
         args.summary.parent.mkdir(parents=True, exist_ok=True)

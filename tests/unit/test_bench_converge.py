@@ -203,6 +203,27 @@ def test_runs_a_playbook_on_localhost_with_the_project_config(tmp_path: Path) ->
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True")
 
 
+def test_mitogen_runs_the_same_playbook_on_localhost(tmp_path: Path) -> None:
+    """The opt-in path end to end: Mitogen's strategy loads, runs modules and reports the same."""
+    (tmp_path / "play.yml").write_text(PLAYBOOK + """
+    - name: Run a module in Mitogen's interpreter
+      ansible.builtin.stat:
+        path: /
+
+    - name: Say which strategy runs the play
+      ansible.builtin.debug:
+        msg: "strategy={{ lookup('ansible.builtin.config', 'DEFAULT_STRATEGY') }}"
+""")
+    environ = {**os.environ, **runner.mitogen_environ()}
+    # Mitogen starts the interpreter itself: a real one, not a version manager's shell shim.
+    summary = runner.run_converge("localhost,", playbook="play.yml",
+                                  extra_args=["-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"],
+                                  project_dir=tmp_path, data_dir=tmp_path / "runner", quiet=True, environ=environ)
+    assert (summary.rc, summary.status, summary.failed) == (0, "successful", False)
+    assert summary.tasks == 4 and summary.changed_per_host == {"localhost": 1}
+    assert "strategy=mitogen_linear" in (Path(summary.artifact_dir) / "stdout").read_text()
+
+
 def test_terminal_line_ends_are_unix_ones_in_output() -> None:
     sink = io.StringIO()
     stream = runner.UnixNewlines(sink)
@@ -224,3 +245,39 @@ def test_command_line_passes_what_follows_double_dash_to_ansible(monkeypatch: py
     assert runner.main(["--inventory", "inventories/lab", "--summary", str(out), "--", "--diff", "-e", "a=b"]) == 0
     assert seen["inventory"] == "inventories/lab" and seen["extra_args"] == ["--diff", "-e", "a=b"]
     assert json.loads(out.read_text())["changed"] == 2
+
+
+def test_mitogen_settings_point_at_the_package_strategies(tmp_path: Path) -> None:
+    strategies = tmp_path / "plugins" / "strategy"
+    strategies.mkdir(parents=True)
+    (strategies / "mitogen_linear.py").write_text("")
+    assert runner.mitogen_settings(tmp_path) == {
+        "ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def test_mitogen_settings_refuse_a_package_without_its_strategies(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no Mitogen strategy plugins"):
+        runner.mitogen_settings(tmp_path)
+
+
+def test_the_pinned_mitogen_is_installed_and_found() -> None:
+    settings = runner.mitogen_environ()
+    assert Path(settings["ANSIBLE_STRATEGY_PLUGINS"], "mitogen_linear.py").is_file()
+
+
+@pytest.mark.parametrize(("flag", "value", "expected"), [
+    (False, "", False), (False, "0", False), (False, "1", True), (False, "yes", True), (True, "", True)])
+def test_mitogen_is_opt_in(flag: bool, value: str, expected: bool) -> None:
+    assert runner.wants_mitogen(flag, {"HEARTH_MITOGEN": value}) is expected
+
+
+def test_mitogen_ab_record_compares_medians_and_per_task_cost() -> None:
+    def run(seconds: float, tasks: int = 100) -> dict[str, Any]:
+        return {"seconds": seconds, "tasks": tasks, "changed": 0, "slowest_unchanged_tasks": [{"task": str(seconds)}]}
+    record = bench.mitogen_record([run(90), run(80), run(100)], [run(30), run(40), run(20)])
+    assert record["mitogen_no_change_median_seconds"] == 30
+    assert record["mitogen_speedup"] == 3.0
+    assert record["no_change_seconds_per_task"] == 0.9
+    assert record["mitogen_no_change_seconds_per_task"] == 0.3
+    assert record["mitogen_reruns_changed"] == [0, 0, 0]
+    assert record["mitogen_no_change_slowest_tasks"] == [{"task": "30"}]
