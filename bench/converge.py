@@ -5,8 +5,8 @@ Records the wall time of the first converge of site.yml on fresh lab hosts, the 
 no-change re-runs, and tasks per second for each, in bench/results/converge.json; with them, per
 run, the seconds spent in each role and the ten slowest tasks that changed nothing (what a re-run
 spends its time on). The same number of no-change re-runs with Mitogen's strategy (opt-in for
-users) alternate with the default ones, and the speed-up is the ratio of the two medians. Each converge goes through scripts/converge.py, which reads ansible-runner's
-events. Re-creating the lab destroys its data, so the benchmark refuses to start while lab hosts
+users) alternate with the default ones, and the speed-up is the ratio of the two medians. Each
+converge goes through scripts/converge.py, which reads ansible-runner's events. Re-creating the lab destroys its data, so the benchmark refuses to start while lab hosts
 exist unless --recreate.
 """
 from __future__ import annotations
