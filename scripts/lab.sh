@@ -34,6 +34,8 @@ create_hosts() {
     publish=()
     if [ "$first" = 1 ]; then
       for p in $PORTS; do publish+=(-p "127.0.0.1:${p%%:*}:${p##*:}"); done
+      # The first host is the front door: its backups reach MinIO's S3 site by its public name.
+      publish+=(--add-host "s3.lab.hearth.test:127.0.0.1")
     fi
     log "starting $name"
     docker run -d --name "$name" --hostname "$name" --label hearth.lab=1 \

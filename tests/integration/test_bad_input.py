@@ -32,6 +32,9 @@ PLATFORM = {"hearth_env": "lab"}
 def base_vars(role: str, tmp_path: Path) -> dict[str, Any]:
     """Settings that pass the role's validation, so a case fails on its one bad variable."""
     return PLATFORM | {
+        "backup": {"backup_postgres_enabled": True, "hearth_domain": "lab.hearth.test",
+                   "hearth_offers": {"postgres": {"name": "postgres"}},
+                   "backup_minio_key": "pgbackrest", "backup_minio_secret": "a-long-minio-secret"},
         "common": {"ansible_user": "operator"},
         "ghcr_auth": {"ghcr_auth_username": "hearth-bot", "ghcr_auth_token": GHCR_TOKEN,
                       # Inside tmp_path: even a wrong success could not touch the real home.
@@ -74,6 +77,16 @@ CASES: list[tuple[str, dict[str, Any], re.Pattern[str]]] = [
     ("aws_purge", {"aws_purge_dry_run": "maybe"}, text("argument 'aws_purge_dry_run' is of type str")),
     ("aws_purge", {"aws_purge_homes": ["relative"]}, text("aws_purge_homes must be a list of absolute paths")),
     ("aws_purge", {"aws_purge_env_dirs": ["/etc"]}, text("aws_purge_env_dirs must be a list of absolute paths")),
+    ("backup", {"backup_offsite_url": "b2.example.com", "backup_offsite_bucket": "acme-backups",
+                "backup_offsite_key": "k", "backup_offsite_secret": "s", "backup_offsite_cipher_pass": "p" * 24},
+     text("backup_postgres_repos[1].url: expected a URL with its scheme, https://host[:port]")),
+    ("backup", {"backup_offsite_url": "https://b2.example.com", "backup_offsite_bucket": "acme-backups",
+                "backup_offsite_key": "k", "backup_offsite_secret": "s", "backup_offsite_cipher_pass": ""},
+     text("backup_postgres_repos[1].cipher_pass: expected a pass phrase of at least 20 characters")),
+    ("backup", {"backup_minio_retention_full": 0},
+     text("backup_postgres_repos[0].retention_full: expected a whole number of at least 1 (0 would keep no backup)")),
+    ("backup", {"backup_postgres_archive_timeout": 0}, text("backup_postgres_archive_timeout")),
+    ("backup", {"backup_postgres_calendar": "every tuesday"}, text("backup_postgres_calendar must be a systemd OnCalendar")),
     ("caddy", {"caddy_admin_address": "0.0.0.0:2019"}, text("caddy_admin_address must stay on localhost")),
     ("caddy", {"caddy_environment": {"lower_case": "x"}}, text("caddy_environment must map UPPER_CASE names")),
     ("common", {"common_admin_users": [{"ssh_keys": [KEY]}]},
@@ -147,6 +160,7 @@ CASES: list[tuple[str, dict[str, Any], re.Pattern[str]]] = [
 # failures above mean something).
 GOOD: list[tuple[str, dict[str, Any], str]] = [
     ("postgres", {"postgres_databases": [{"name": "app", "extensions": ["vector"]}]}, "validate"),
+    ("backup", {}, "validate"),
     ("redis", {}, "validate"),
     ("common", {"hearth_private_networks": ["10.0.0.0/8", "fd00::/64"],
                 "common_admin_users": [{"name": "ops", "ssh_keys": [KEY], "groups": ["root"]},
