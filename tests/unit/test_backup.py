@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hearth.platform.plugins.filter.backup import backup_repos
+from ansible_collections.hearth.platform.plugins.filter.backup import backup_keys_match, backup_repos
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles" / "backup" / "files" / "hearth_backup.py"
@@ -177,3 +177,26 @@ def test_the_job_backs_up_every_repository_and_counts_failures(tmp_path: Path, m
     assert "last_success" in (tmp_path / "hearth_backup_postgres-minio.prom").read_text()
     offsite_text = (tmp_path / "hearth_backup_postgres-offsite.prom").read_text()
     assert "last_failure" in offsite_text and "last_success" not in offsite_text
+
+
+def test_keyspace_and_fields_are_read_from_info_replies() -> None:
+    reply = "OK\nQUEUED\nQUEUED\nBackground saving started\n# Keyspace\ndb0:keys=12,expires=3,avg_ttl=0\ndb2:keys=5,expires=0,avg_ttl=0\n"
+    assert job.parse_keyspace(reply) == {"0": 12, "2": 5}
+    assert job.info_field("rdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n", "rdb_last_bgsave_status") == "ok"
+    assert job.info_field("", "missing") == ""
+
+
+def test_copies_land_under_the_targets_bucket() -> None:
+    target = {"name": "offsite", "bucket": "acme-backups", "offsite": True}
+    assert job.target_url(target, "redis", "db1", "20261130T020000Z.rdb") == "offsite:acme-backups/redis/db1/20261130T020000Z.rdb"
+    assert job.target_url(target, "minio", "app") == "offsite:acme-backups/minio/app"
+
+
+def test_restored_keys_must_equal_the_snapshots_unless_writes_came_between() -> None:
+    assert backup_keys_match({"0": 50, "1": 7}, {"0": 50, "1": 7}, 0)
+    assert not backup_keys_match({"0": 49, "1": 7}, {"0": 50, "1": 7}, 0)
+    assert not backup_keys_match({"0": 50}, {"0": 50, "1": 7}, 0)
+    assert backup_keys_match({"0": 48, "1": 7}, {"0": 50, "1": 7}, 2)
+    assert not backup_keys_match({"0": 47}, {"0": 50}, 2)
+    with pytest.raises(AnsibleFilterError):
+        backup_keys_match([], {}, 0)

@@ -4,8 +4,9 @@
 
 `hearth-backup postgres` backs up the Postgres cluster to every pgBackRest repository in turn:
 a full backup when the repository has none newer than `full_every_days`, else a differential.
-`hearth-backup redis` snapshots Redis (BGSAVE and the key counts of that instant, atomically)
-and copies the RDB file and a manifest to every copy target with rclone.
+`hearth-backup redis` snapshots Redis (BGSAVE), records the key counts with the number of
+writes since the snapshot (the counts' margin), and copies the RDB file and a manifest to every
+copy target with rclone.
 `hearth-backup minio` mirrors the application buckets to the off-site targets with rclone.
 One target failing (an off-site store down) does not stop the others; the command exits
 non-zero when any failed, so systemd marks the run failed and the journal holds the error.
@@ -188,7 +189,8 @@ def rclone(args: list[str], config: dict[str, Any]) -> subprocess.CompletedProce
 
 
 def target_url(target: dict[str, Any], *parts: str) -> str:
-    return f"{target['remote']}:{'/'.join([target['path'].strip('/'), *[p.strip('/') for p in parts]])}"
+    """rclone's address of a path in a target's bucket (the rclone store carries its name)."""
+    return f"{target['name']}:{'/'.join([target['bucket'], *[p.strip('/') for p in parts]])}"
 
 
 def redis_snapshot(redis: dict[str, Any], staging: Path) -> tuple[Path, dict[str, Any]]:
@@ -211,21 +213,27 @@ def redis_snapshot(redis: dict[str, Any], staging: Path) -> tuple[Path, dict[str
         if time.monotonic() > deadline:
             raise RuntimeError("Redis stayed busy with another save or rewrite")
         time.sleep(1)
-    before = int(info_field(persistence, "rdb_last_save_time") or 0)
-    reply = ask(stdin="MULTI\nBGSAVE\nINFO keyspace\nEXEC\n")
+    saves_before = info_field(persistence, "rdb_saves")
+    asked_at = int(time.time())
+    reply = ask("BGSAVE")
     if "Background saving started" not in reply:
         raise RuntimeError(f"BGSAVE was refused: {reply.strip()}")
-    keys = parse_keyspace(reply)
     while True:
         persistence = ask("INFO", "persistence")
-        if (info_field(persistence, "rdb_bgsave_in_progress") == "0"
-                and int(info_field(persistence, "rdb_last_save_time") or 0) >= before):
-            if info_field(persistence, "rdb_last_bgsave_status") != "ok":
-                raise RuntimeError("Redis reported the snapshot failed (rdb_last_bgsave_status)")
+        saved = (int(info_field(persistence, "rdb_saves") or 0) > int(saves_before) if saves_before
+                 else int(info_field(persistence, "rdb_last_save_time") or 0) >= asked_at)
+        if info_field(persistence, "rdb_bgsave_in_progress") == "0" and saved:
             break
+        if info_field(persistence, "rdb_bgsave_in_progress") == "0" and info_field(persistence, "rdb_last_bgsave_status") != "ok":
+            raise RuntimeError("Redis reported the snapshot failed (rdb_last_bgsave_status)")
         if time.monotonic() > deadline:
             raise RuntimeError("the snapshot did not finish in time")
         time.sleep(0.2)
+    # The key counts now and the writes since the snapshot's fork, read in one transaction: the
+    # snapshot's counts lie within that many of these (exact when nothing was written).
+    reply = ask(stdin="MULTI\nINFO keyspace\nINFO persistence\nEXEC\n")
+    keys = parse_keyspace(reply)
+    changes = int(info_field(reply, "rdb_changes_since_last_save") or 0)
     directory = ask("CONFIG", "GET", "dir").splitlines()[1]
     filename = ask("CONFIG", "GET", "dbfilename").splitlines()[1]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -235,7 +243,7 @@ def redis_snapshot(redis: dict[str, Any], staging: Path) -> tuple[Path, dict[str
     copy = staging / f"{stamp}.rdb"
     shutil.copyfile(Path(directory) / filename, copy)
     copy.chmod(0o600)
-    manifest = {"created": stamp, "keys": keys, "bytes": copy.stat().st_size,
+    manifest = {"created": stamp, "keys": keys, "changes_since_snapshot": changes, "bytes": copy.stat().st_size,
                 "sha256": hashlib.sha256(copy.read_bytes()).hexdigest()}
     return copy, manifest
 

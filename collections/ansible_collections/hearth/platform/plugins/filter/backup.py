@@ -117,8 +117,23 @@ def backup_repos(repos: Any, variable: str = "backup_postgres_repos") -> list[di
     return result
 
 
+def backup_keys_match(restored: Any, recorded: Any, margin: Any = 0) -> bool:
+    """Whether a restored Redis holds the key counts recorded with its snapshot.
+
+    restored and recorded map database numbers to key counts. The snapshot job reads the counts
+    just after the snapshot, with the number of writes in between (margin); each write changes
+    a count by at most one, so every database must lie within margin (0: exactly equal).
+    """
+    if not isinstance(restored, dict) or not isinstance(recorded, dict):
+        raise AnsibleFilterError(f"backup_keys_match: expected two mappings, got {restored!r} and {recorded!r}")
+    allowed = int(margin)
+    databases = {str(db) for db in restored} | {str(db) for db in recorded}
+    counts = ({str(k): int(v) for k, v in restored.items()}, {str(k): int(v) for k, v in recorded.items()})
+    return all(abs(counts[0].get(db, 0) - counts[1].get(db, 0)) <= allowed for db in databases)
+
+
 class FilterModule:
     """Backup filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"backup_repos": backup_repos}
+        return {"backup_repos": backup_repos, "backup_keys_match": backup_keys_match}
