@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-scan bench-vector clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-backup bench-scan bench-vector clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab 
 
 bench-vector: venv ## pgvector HNSW build and recall on the lab's Postgres, defaults against derived settings (bench/results/vector.json)
 	$(VENV)/bin/python bench/vector.py --dsn "postgresql://app:$$(cat inventories/lab/.secrets/postgres_app)@127.0.0.1:15432/app"
+
+bench-backup: venv ## pgBackRest full backups per repository, restore time and RPO on the lab host (bench/results/backup.json)
+	$(VENV)/bin/python bench/backup.py
 
 bench-scan: venv ## AWS scanner against grep -rE on a generated 50k-file tree (bench/results/scan.json)
 	$(VENV)/bin/python bench/scan.py

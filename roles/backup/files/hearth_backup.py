@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG = Path("/etc/hearth/backup.json")
+# The contract's metrics and what each means (docs/monitoring.md).
 METRICS = (
     ("last_success_timestamp_seconds", "Time of the last successful run."),
     ("last_failure_timestamp_seconds", "Time of the last failed run."),
@@ -73,12 +74,14 @@ def merge_outcome(previous: dict[str, float], *, ok: bool, now: float, duration:
 
 
 def render_metrics(label: str, values: dict[str, float]) -> str:
-    """Prometheus text exposition for one label; metrics never set are left out."""
-    lines = []
-    for name, help_text in METRICS:
-        if name in values:
-            lines += [f"# HELP hearth_backup_{name} {help_text}", f"# TYPE hearth_backup_{name} gauge",
-                      f'hearth_backup_{name}{{backup="{label}"}} {values[name]:.0f}']
+    """Prometheus text exposition for one label; metrics never set are left out.
+
+    Samples only, no HELP or TYPE lines: node_exporter merges every textfile, and it refuses a
+    metric family whose help text differs between two files (another job writing the same
+    family without help would make both disappear).
+    """
+    lines = [f'hearth_backup_{name}{{backup="{label}"}} {values[name]:.0f}'
+             for name, _meaning in METRICS if name in values]
     return "\n".join(lines) + "\n"
 
 
