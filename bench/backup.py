@@ -88,7 +88,7 @@ def restore_seconds(container: str, repo: int, version: str) -> float:
                           f"--target-action=promote restore")
     conf = (f"listen_addresses = ''\nport = 5498\nunix_socket_directories = '{SCRATCH}/sock'\n"
             f"archive_mode = off\n{settings}\n")
-    host(container, f"printf %s {json.dumps(conf)} > {SCRATCH}/pg/postgresql.conf && "
+    host(container, f"printf %b {json.dumps(conf)} > {SCRATCH}/pg/postgresql.conf && "
                     f"echo 'local all postgres peer' > {SCRATCH}/pg/pg_hba.conf && chown postgres {SCRATCH}/pg/*.conf")
     host(container, f"runuser -u postgres -- {bindir}/pg_ctl -D {SCRATCH}/pg -l {SCRATCH}/sock/log -w -t 600 start")
     for _ in range(600):
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(5):
         ages.append(float(psql(box, "select extract(epoch from now() - last_archived_time) from pg_stat_archiver")))
         time.sleep(2)
-    timeout = int(psql(box, "show archive_timeout").rstrip("s") or 0)
+    timeout = int(psql(box, "select setting from pg_settings where name = 'archive_timeout'"))
     psql(box, f"drop database {DATABASE}")
 
     first = repos[0]["name"]
