@@ -57,9 +57,8 @@ unit: venv ## Python tests only (no containers)
 molecule: venv image artifacts ## Every molecule scenario (converge, idempotence, check mode, verify)
 	pytest -m molecule tests/molecule
 
-test: venv image artifacts lint ## Everything: lint, unit tests (two processes), every molecule scenario (one at a time)
-	pytest -m "not molecule" -n 2 --dist worksteal
-	pytest -m molecule
+test: venv image artifacts ## Everything: every molecule scenario (one at a time) and, beside them, lint and the unit tests
+	scripts/test-all.sh
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
 	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse)
