@@ -93,6 +93,9 @@ SECRET_FILES: tuple[SecretFile, ...] = (
     SecretFile("/root/.docker/config.json", None, "root", "root", 0o600, required=False, values="registry-auth"),
     SecretFile("/root/.config/containers/auth.json", None, "root", "root", 0o600, required=False,
                values="registry-auth"),
+    # migrate: the sources' keys for rclone, and the RDS password for pg_dump and the subscription.
+    SecretFile("/var/lib/hearth-migrate/rclone.conf", None, "root", "root", 0o600, required=False),
+    SecretFile("/var/lib/hearth-migrate/postgres/pgpass", None, "postgres", "postgres", 0o600, required=False),
     # sshd: host private keys.
     SecretFile("/etc/ssh/ssh_host_*_key", None, "root", "root", 0o600, required=False),
 )
