@@ -10,6 +10,7 @@ can assert on it. The data is deterministic (seeded), so a failure reproduces.
   s3-compare KEYS BUCKET URL USER PASSFILE TARGET   every object's size, ETag, type and metadata
   redis-seed PASSFILE             keys of every type, some with TTLs, in databases 0 and 1
   redis-compare PASSFILE TARGET_PASSFILE PAIRS      values (DUMP) and TTLs, e.g. 0:10,1:11
+  redis-bulk PASSFILE DB N         N small keys in database DB (the benchmark's data)
   redis-disabled PASSFILE         which of ElastiCache's disabled commands the stand-in refuses
   pg-seed                         (as postgres) tables with pgvector columns in appdb and legacy
 """
@@ -156,6 +157,19 @@ def redis_seed(passfile: str) -> None:
     out({"keys": counts})
 
 
+def redis_bulk(passfile: str, db: str, count: str) -> None:
+    """COUNT small string keys (a third with TTLs) in database DB, for the migration benchmark."""
+    r = redis_client(passfile, int(db))
+    r.flushdb()
+    pipe = r.pipeline(transaction=False)
+    for i in range(int(count)):
+        pipe.set(f"bench:{i}", f"value-{i}-" + "x" * 64, ex=3600 if i % 3 == 0 else None)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    out({"keys": r.dbsize()})
+
+
 def redis_compare(passfile: str, target_passfile: str, pairs: str) -> None:
     report = {}
     for pair in pairs.split(","):
@@ -245,6 +259,7 @@ def main(argv: list[str]) -> None:
         "s3-compare": lambda: s3_compare(*args),
         "redis-seed": lambda: redis_seed(*args),
         "redis-compare": lambda: redis_compare(*args),
+        "redis-bulk": lambda: redis_bulk(*args),
         "redis-disabled": lambda: redis_disabled(*args),
         "pg-seed": pg_seed,
     }
