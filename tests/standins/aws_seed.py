@@ -22,7 +22,7 @@ import random
 import sys
 from typing import Any
 
-S3_URL = "http://127.0.0.1:5000"
+S3_URL = "http://127.0.0.1:9960"
 REDIS = {"host": "127.0.0.1", "port": 6390, "ssl": True, "ssl_ca_certs": "/srv/aws-standin/tls.crt"}
 DISABLED = ["SYNC", "PSYNC", "CONFIG GET maxmemory", "BGSAVE", "DEBUG SLEEP 0", "MIGRATE 127.0.0.1 1 k 0 1"]
 

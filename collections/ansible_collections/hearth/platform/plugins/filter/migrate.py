@@ -86,6 +86,18 @@ def _qualified_tables(where: str, value: Any) -> list[str]:
     return tables
 
 
+def _name_and_target(where: str, entry: dict[str, Any], pattern: re.Pattern[str], what: str,
+                     seen: set[str]) -> tuple[str, str]:
+    """An entry's source name and the name it lands under here (the same unless told), which no
+    other entry may also land under: two copies into one place would mix their data."""
+    name = _text(f"{where}.name", entry.get("name"), pattern, f"a {what} name")
+    target = _text(f"{where}.target", entry.get("target", name), pattern, f"a {what} name")
+    if target in seen:
+        raise _err(f"{where}.target", f"a {what} no other entry copies into", target)
+    seen.add(target)
+    return name, target
+
+
 def migrate_postgres_source(source: Any, variable: str = "migrate_postgres_source",
                             default_method: str = "dump") -> dict[str, Any]:
     """Check the Postgres source (RDS or any Postgres reachable over TLS) and its databases.
@@ -118,11 +130,7 @@ def migrate_postgres_source(source: Any, variable: str = "migrate_postgres_sourc
     for i, db in enumerate(dbs):
         where = f"{variable}.databases[{i}]"
         db = _mapping(where, db, PG_DB_KNOWN)
-        name = _text(f"{where}.name", db.get("name"), IDENT, "a lower-case database name")
-        target = _text(f"{where}.target", db.get("target", name), IDENT, "a lower-case database name")
-        if target in seen_targets:
-            raise _err(f"{where}.target", "a database no other entry migrates into", target)
-        seen_targets.add(target)
+        name, target = _name_and_target(where, db, IDENT, "database", seen_targets)
         method = db.get("method", default_method)
         if method not in METHODS:
             raise _err(f"{where}.method", f"one of {list(METHODS)}", method)
@@ -160,11 +168,7 @@ def migrate_s3_source(source: Any, variable: str = "migrate_s3_source") -> dict[
         if isinstance(bucket, str):
             bucket = {"name": bucket}
         bucket = _mapping(where, bucket, S3_BUCKET_KNOWN)
-        name = _text(f"{where}.name", bucket.get("name"), BUCKET, "an S3 bucket name")
-        target = _text(f"{where}.target", bucket.get("target", name), BUCKET, "a MinIO bucket name")
-        if target in targets:
-            raise _err(f"{where}.target", "a bucket no other entry mirrors into", target)
-        targets.add(target)
+        name, target = _name_and_target(where, bucket, BUCKET, "bucket", targets)
         result_buckets.append({"name": name, "target": target})
     return {
         "endpoint": endpoint.rstrip("/"),
