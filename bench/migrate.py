@@ -129,7 +129,11 @@ def source(values: dict[str, str], container: str) -> dict[str, Any]:
 def clean_targets(args: argparse.Namespace) -> None:
     """Remove what the previous copy made: target databases, their state, the bucket, the keys."""
     for target in ("bench_dump", "bench_logical"):
-        host(args.container, f"runuser -u postgres -- psql -XAtq -d {target} -c 'DROP SUBSCRIPTION IF EXISTS hearth_migrate_{target}'"
+        # Detached from its slot first, so the drop needs no connection to the source (the slot
+        # is dropped there below).
+        sub = f"hearth_migrate_{target}"
+        host(args.container, f"runuser -u postgres -- psql -XAtq -d {target} -c 'ALTER SUBSCRIPTION {sub} DISABLE' "
+                             f"-c 'ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)' -c 'DROP SUBSCRIPTION {sub}'"
                              f" 2>/dev/null || true")
         psql(args.container, f"DROP DATABASE IF EXISTS {target} WITH (FORCE)")
         host(args.container, f"rm -f /var/lib/hearth-migrate/postgres/{target}.json")

@@ -47,7 +47,7 @@ author: Hearth
 EXAMPLES = r"""
 - name: Copy ElastiCache's database 0 into this host's database 0
   hearth.platform.redis_copy:
-    source: {host: master.app.abc123.euw1.cache.amazonaws.com, tls: true, password: "{{ vault_elasticache_auth_token }}"}
+    source: {host: master.app.abc123.euw1.cache.amazonaws.com, tls: true, password: "{{ vault_migrate_elasticache_token }}"}
     target: {host: 127.0.0.1, user: admin, password: "{{ redis_admin_password }}"}
     databases: [{source: 0, target: 0}]
 """
