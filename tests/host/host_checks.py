@@ -96,6 +96,11 @@ SECRET_FILES: tuple[SecretFile, ...] = (
     # migrate: the sources' keys for rclone, and the RDS password for pg_dump and the subscription.
     SecretFile("/var/lib/hearth-migrate/rclone.conf", None, "root", "root", 0o600, required=False),
     SecretFile("/var/lib/hearth-migrate/postgres/pgpass", None, "postgres", "postgres", 0o600, required=False),
+    # journal shipping: the receiver's TLS key, and each uploader's client key.
+    SecretFile("/etc/hearth/journal-remote/server.key", "systemd-journal-remote.service", "root",
+               "systemd-journal-remote", 0o640, required=False),
+    SecretFile("/etc/hearth/journal-upload/client.key", "systemd-journal-upload.service", "root",
+               "systemd-journal-upload", 0o640, required=False),
     # sshd: host private keys.
     SecretFile("/etc/ssh/ssh_host_*_key", None, "root", "root", 0o600, required=False),
 )

@@ -39,6 +39,7 @@ def base_vars(role: str, tmp_path: Path) -> dict[str, Any]:
         "ghcr_auth": {"ghcr_auth_username": "hearth-bot", "ghcr_auth_token": GHCR_TOKEN,
                       # Inside tmp_path: even a wrong success could not touch the real home.
                       "ghcr_auth_file": str(tmp_path / "auth" / "config.json")},
+        "monitoring": {"vault_grafana_admin_password": "a-long-grafana-password"},
         "minio": {"minio_root_user": "hearth-admin", "minio_root_password": "a-long-root-password"},
         "postgres": {"postgres_roles": [], "postgres_databases": []},
         "redis": {"redis_admin_password": "a-long-enough-admin-password", "redis_users": []},
@@ -132,6 +133,10 @@ CASES: list[tuple[str, dict[str, Any], re.Pattern[str]]] = [
     ("monitoring", {"monitoring_retention_time": "0d"}, text("monitoring_retention_time: expected a positive duration")),
     ("monitoring", {"monitoring_retention_size": "0GB"}, text("monitoring_retention_size: expected a positive size")),
     ("monitoring", {"monitoring_extra_rules": {"Bad Name": {"groups": []}}}, text("monitoring_extra_rules.Bad Name")),
+    ("monitoring", {"monitoring_journal_receive": True, "monitoring_journal_max_use": "lots"},
+     text("monitoring_journal_max_use and monitoring_journal_keep_free must be journald sizes")),
+    ("monitoring", {"vault_grafana_admin_password": "short"},
+     text("monitoring_grafana_admin_password_secret must name a vault variable holding at least 12 characters")),
     ("nvidia_driver", {"nvidia_driver_branch": "latest"}, text('nvidia_driver_branch must be a driver branch such as "570"')),
     ("ollama", {"ollama_version": "v0.17.4"}, text("ollama_version must be a release number")),
     ("postgres", {"postgres_roles": [{"password": "x" * 20}]}, pattern(r"postgres_roles.*name")),
