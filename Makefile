@@ -25,8 +25,9 @@ engine: ## Make sure a Docker engine answers (starts Debian's dockerd when none 
 image: engine ## Build or reuse the Debian 13 systemd image for lab and test hosts
 	scripts/lab-image.sh
 
-artifacts: venv engine ## Build and cache what only source provides: MinIO, Ollama (CPU), the tiny test model, the reference app's images
+artifacts: venv engine ## Build and cache what only source provides: MinIO, Caddy 2.10, Ollama (CPU), the tiny test model, the reference app's images
 	scripts/build-minio.sh
+	scripts/build-caddy.sh
 	scripts/build-ollama.sh
 	$(VENV)/bin/python scripts/make-tiny-gguf.py .cache/test-models/hearth-tiny.gguf
 	scripts/build-app-images.sh
