@@ -29,7 +29,9 @@ from ansible_collections.hearth.platform.plugins.modules.app_image import (
 )
 from ansible_collections.hearth.platform.plugins.modules.app_release import (
     config_hash,
+    kept_images,
     other_slot,
+    prune_plan,
     read_record,
     run_args,
     slot_port,
@@ -110,6 +112,29 @@ def test_records_keep_previous_distinct_releases(tmp_path: Path) -> None:
     write_record(path, web, "i@4", "c2", "b")  # same image again: history unchanged
     assert [h["image"] for h in read_record(path)["history"]] == ["i@3", "i@2"]
     assert json.loads(Path(path).read_text())["service"] == "web"
+
+
+def test_every_record_on_the_host_keeps_its_current_and_previous_images(tmp_path: Path) -> None:
+    for image in ("r@1", "r@2", "r@3"):
+        write_record(str(tmp_path / "web.json"), service(name="web", keep=2), image, "c", "a")
+    write_record(str(tmp_path / "migrate.json"), service(name="migrate"), "r@4", "c", "a")
+    (tmp_path / "notes.txt").write_text("not a record")
+    assert kept_images(str(tmp_path)) == {"r@3", "r@2", "r@4"}
+    assert kept_images(str(tmp_path / "absent")) == set()
+
+
+def _row(digest: str, tag: str = "<none>", image_id: str = "", repository: str = "ghcr.io/acme/web") -> dict[str, str]:
+    return {"Repository": repository, "Tag": tag, "Digest": digest, "ID": image_id or "sha256:id-" + digest[-4:]}
+
+
+def test_pruning_removes_only_untagged_digests_of_the_repository_that_nothing_keeps() -> None:
+    old, kept, used, tagged, other = ("sha256:" + c * 64 for c in "12345")
+    rows = [_row(old), _row(kept), _row(used, image_id="sha256:in-use"), _row(tagged, tag="1.4"),
+            _row(other, repository="ghcr.io/acme/api"), _row("<none>")]
+    plan = prune_plan(rows, "ghcr.io/acme/web", {f"ghcr.io/acme/web@{kept}"}, {"sha256:in-use"})
+    assert plan == [f"ghcr.io/acme/web@{old}"]
+    # Nothing to do once the record keeps it too: a re-run prunes nothing.
+    assert prune_plan(rows, "ghcr.io/acme/web", {f"ghcr.io/acme/web@{d}" for d in (old, kept)}, {"sha256:in-use"}) == []
 
 
 PLATFORM = {

@@ -63,6 +63,13 @@ options:
     description: Where release records live.
     type: path
     default: /var/lib/hearth/apps
+  prune:
+    description:
+      - After a release succeeds (or when the recorded one already runs), remove this service's
+        images pulled by digest that no release record on the host keeps (every service's
+        current and previous releases) and no container uses. Tagged images are left alone.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -92,6 +99,11 @@ health:
   description: The last health answer of the new release.
   type: str
   returned: when a release was started
+pruned:
+  description: Image references removed (or, in check mode, that would be) because no record keeps them.
+  type: list
+  elements: str
+  returned: when the release succeeded
 """
 
 import hashlib
@@ -204,6 +216,27 @@ class Engine:
         if names:
             self.run(["docker", "stop", "--time", str(grace), *names])
 
+    def images(self, repository: str) -> list[dict[str, str]]:
+        """The repository's local images, one row per tag or digest reference."""
+        _, out, _ = self.run(["docker", "images", "--digests", "--no-trunc", "--format", "{{json .}}", repository])
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def images_in_use(self) -> set[str]:
+        """Image IDs of every container, running or not."""
+        _, ids, _ = self.run(["docker", "ps", "--all", "--quiet", "--no-trunc"])
+        if not ids.split():
+            return set()
+        _, out, _ = self.run(["docker", "inspect", "--format", "{{.Image}}", *ids.split()], check=False)
+        return {line.strip() for line in out.splitlines() if line.strip()}
+
+    def prune(self, repository: str, kept: set[str], apply: bool) -> list[str]:
+        """Remove (when `apply`) the references prune_plan picks; report the ones removed or due."""
+        doomed = prune_plan(self.images(repository), repository, kept, self.images_in_use())
+        if not apply:
+            return doomed
+        # A reference still in use (a container started since the listing) is refused by docker.
+        return [ref for ref in doomed if self.run(["docker", "image", "rm", ref], check=False)[0] == 0]
+
 
 def http_health(url: str, timeout: float) -> tuple[bool, str]:
     try:
@@ -276,6 +309,40 @@ def write_record(path: str, service: dict[str, Any], image: str, config: str, sl
     return record
 
 
+def kept_images(state_dir: str) -> set[str]:
+    """Every image a release record on this host keeps: each service's current and previous ones."""
+    kept: set[str] = set()
+    try:
+        names = sorted(os.listdir(state_dir))
+    except FileNotFoundError:
+        return kept
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        record = read_record(os.path.join(state_dir, name))
+        for entry in [record.get("current") or {}, *record.get("history", [])]:
+            if entry.get("image"):
+                kept.add(entry["image"])
+    return kept
+
+
+def prune_plan(images: list[dict[str, str]], repository: str, kept: set[str], in_use: set[str]) -> list[str]:
+    """The digest references of `repository` that no record keeps and no container uses.
+
+    `images` are `docker images --digests --no-trunc` rows. Only untagged rows are candidates:
+    releases are pulled by digest, so a tag means someone else put the image there.
+    """
+    doomed = set()
+    for row in images:
+        digest = row.get("Digest", "")
+        if row.get("Repository") != repository or row.get("Tag") not in ("<none>", "") or not digest.startswith("sha256:"):
+            continue
+        ref = f"{repository}@{digest}"
+        if ref not in kept and row.get("ID") not in in_use:
+            doomed.add(ref)
+    return sorted(doomed)
+
+
 def failure(service: dict[str, Any], image: str, name: str, answer: str, logs: str, what: str) -> str:
     return (f"apps_services {service['name']}: release {image} {what} on this host; "
             f"last health answer from {name}: {answer}; its last log lines:\n{logs or '(none)'}")
@@ -293,6 +360,7 @@ def main() -> None:
             "extra_args": {"type": "list", "elements": "str", "default": []},
             "slot": {"type": "str", "choices": ["a", "b"]},
             "state_dir": {"type": "path", "default": "/var/lib/hearth/apps"},
+            "prune": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -315,13 +383,23 @@ def main() -> None:
     def done(**extra: Any) -> None:
         module.exit_json(**{**result, **extra})
 
+    def finish(**extra: Any) -> None:
+        """Succeed, after removing the service's images that no record keeps any more."""
+        if p["prune"]:
+            pruned = engine.prune(image.split("@", 1)[0], kept_images(p["state_dir"]) | {image},
+                                  not module.check_mode)
+            if pruned:
+                extra["changed"] = True
+            extra["pruned"] = pruned
+        done(**extra)
+
     if action == "status":
         done(slot=current_slot, containers=containers,
              ports=[slot_port(service, current_slot or "a", r) for r in range(replicas)])
 
     if action == "job":
         if (record.get("current") or {}).get("config") == config:
-            done(slot="", ports=[])
+            finish(slot="", ports=[])
         result["diff"] = {"before": (record.get("current") or {}).get("image", "") + "\n", "after": image + "\n"}
         if module.check_mode:
             result["changed"] = True
@@ -340,7 +418,7 @@ def main() -> None:
                                  f"switched. Its last log lines:\n{logs or (out + err).strip()[-2000:]}", **result)
         write_record(record_path, service, image, config, "a")
         result["changed"] = True
-        done(slot="", ports=[], output=logs)
+        finish(slot="", ports=[], output=logs)
 
     if action == "abort":
         doomed = [c["name"] for c in containers if c["labels"].get("hearth.slot") == p["slot"]]
@@ -357,14 +435,16 @@ def main() -> None:
             engine.remove(old)
             if (record.get("current") or {}).get("config") != config or record["current"].get("slot") != keep:
                 write_record(record_path, service, image, config, keep)
-        done(changed=bool(old), slot=keep, retired=old,
+        finish(changed=bool(old), slot=keep, retired=old,
              ports=[slot_port(service, keep, r) for r in range(replicas)])
 
     # start / rollout: nothing to do when the same configuration already runs in full.
     in_place = [c for c in running if c["labels"].get("hearth.config") == config
                 and c["labels"].get("hearth.slot") == current_slot]
     if current_slot and len(in_place) == replicas and len(running) == replicas:
-        done(slot=current_slot, ports=[slot_port(service, current_slot, r) for r in range(replicas)])
+        # A web service's `start` is followed by `retire`, which prunes; a rollout ends here.
+        (finish if action == "rollout" else done)(
+            slot=current_slot, ports=[slot_port(service, current_slot, r) for r in range(replicas)])
 
     new_slot = other_slot(current_slot)
     ports = [slot_port(service, new_slot, r) for r in range(replicas)]
@@ -402,7 +482,7 @@ def main() -> None:
         engine.stop(old_running, int(service["stop_grace"]))
     engine.remove([c["name"] for c in containers if c["labels"].get("hearth.slot") != new_slot])
     write_record(record_path, service, image, config, new_slot)
-    done(slot=new_slot, ports=ports, started=names)
+    finish(slot=new_slot, ports=ports, started=names)
 
 
 if __name__ == "__main__":
