@@ -15,6 +15,7 @@ from ansible_collections.hearth.platform.plugins.filter.platform import (
     hearth_checks,
     hearth_host_ports,
     hearth_offer,
+    hearth_offer_hosts,
     hearth_upstream_keys,
 )
 
@@ -56,6 +57,16 @@ def test_offer_is_normalised_from_templated_strings() -> None:
 def test_bad_offers_name_the_variable_and_the_path(offer: dict, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         hearth_offer(offer, "minio_offer")
+
+
+def test_offer_hosts_are_the_publishers_by_name_and_bad_input_names_the_variable() -> None:
+    platform = {"web-2": {"caddy": {}}, "data-1": {"postgres": {}}, "edge-1": {"caddy": {}}, "gone": None}
+    assert hearth_offer_hosts(platform, "caddy") == ["edge-1", "web-2"]
+    assert hearth_offer_hosts(platform, "journal-remote") == []
+    with pytest.raises(AnsibleFilterError, match="hearth_platform: expected"):
+        hearth_offer_hosts([], "caddy")
+    with pytest.raises(AnsibleFilterError, match="offer name"):
+        hearth_offer_hosts(platform, "Not A Name!")
 
 
 def test_host_ports_split_by_reach_and_protocol() -> None:

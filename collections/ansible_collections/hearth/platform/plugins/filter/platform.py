@@ -237,6 +237,18 @@ def hearth_offer(offer: Any, variable: str = "offer") -> dict[str, Any]:
     }
 
 
+def hearth_offer_hosts(platform: Any, name: Any) -> list[str]:
+    """The hosts, by name, that publish the offer `name` in the collected ``hearth_platform``.
+
+    Roles that consume another role's offer (the journal receiver, the front door) take the
+    first; one function keeps "which host offers X" the same question everywhere.
+    """
+    if not isinstance(platform, dict):
+        raise _err("hearth_platform", "expected {host: {offer name: offer}}; run the hearth role's collect first")
+    offer = _name("offer name", name)
+    return [host for host in sorted(platform) if isinstance(platform[host], dict) and offer in platform[host]]
+
+
 def hearth_host_ports(offers: Any) -> dict[str, dict[str, list[int]]]:
     """Ports one host's offers ask the firewall to open: {public|private: {tcp|udp: [ports]}}.
 
@@ -436,6 +448,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "hearth_offer": hearth_offer,
+            "hearth_offer_hosts": hearth_offer_hosts,
             "hearth_host_ports": hearth_host_ports,
             "hearth_caddy_sites": hearth_caddy_sites,
             "hearth_upstream_keys": hearth_upstream_keys,
