@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
 """What Caddy costs in front of MinIO: S3 throughput and per-request latency, direct vs proxied.
 
-Runs where both endpoints are reachable (inside a lab or test host converged with the minio and
-caddy roles, or on the controller against ports published on 127.0.0.1):
+Runs where every endpoint is reachable (inside a lab or test host converged with the minio and
+caddy roles; traffic stays on the host):
 
     python3 bench/storage.py --direct http://127.0.0.1:9000 --proxied https://s3.lab.hearth.test \\
         --ca /usr/local/share/ca-certificates/hearth-lab-ca.crt --access-key ... --secret-key ... \\
-        --bucket bench --out /tmp/storage.json
+        --variants /usr/bin/caddy --out /tmp/storage.json
 
-Throughput: median seconds of PUT and GET (boto3 put_object / get_object) for 1 MiB and
-64 MiB objects, as MiB/s, and proxied/direct as a ratio (1.0 = free). Latency: median of N
-small GETs (/minio/health/live) over one kept-alive connection each way; the difference is
-what one Caddy hop adds. Only the given endpoints are contacted.
+Throughput: median seconds of PUT and GET (boto3 put_object / get_object, one kept-alive
+connection pool per endpoint, as applications use it) for 1 MiB and 64 MiB objects, as MiB/s,
+and each endpoint over direct as a ratio (1.0 = free). The endpoints take turns in every round,
+so all of them see the same machine state.
+
+`--variants CADDY` also starts bench-only Caddy processes from that binary on loopback ports,
+plain HTTP, each proxying to the direct endpoint with one reverse_proxy setting changed. Their
+ratios show what the proxy hop costs by itself (and which setting matters); the difference to
+the TLS site is what TLS costs the client and Caddy. Latency: median of N small GETs
+(/minio/health/live) over one kept-alive connection per endpoint.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ import urllib.parse
 from typing import Any, Callable
 
 MIB = 1024 * 1024
-SIZES = {"1MiB": (1 * MIB, 15), "64MiB": (64 * MIB, 4)}
+SIZES = {"1MiB": (1 * MIB, 21), "64MiB": (64 * MIB, 6)}
 
 
 def median_seconds(run: Callable[[], None], repeats: int) -> float:
@@ -53,25 +59,80 @@ def s3_client(endpoint: str, ca: str | None, key: str, secret: str) -> Any:
     )
 
 
-def throughput(client: Any, bucket: str, label: str, size: int, repeats: int) -> dict[str, float]:
-    """PUT and GET MiB/s for one object size (median of `repeats`)."""
+def throughput(clients: dict[str, Any], bucket: str, size: int, repeats: int) -> dict[str, dict[str, float]]:
+    """PUT and GET MiB/s per endpoint for one object size: medians of `repeats` interleaved rounds."""
     body = os.urandom(size)
-    key = f"bench/{label}-{size}"
+    samples: dict[str, dict[str, list[float]]] = {name: {"put": [], "get": []} for name in clients}
 
-    def put() -> None:
+    def timed(name: str, client: Any, key: str) -> None:
+        start = time.perf_counter()
         client.put_object(Bucket=bucket, Key=key, Body=body)
-
-    def get() -> None:
+        middle = time.perf_counter()
         data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        end = time.perf_counter()
         if len(data) != size:
-            raise RuntimeError(f"short read: {len(data)} of {size} bytes")
+            raise RuntimeError(f"{name}: short read: {len(data)} of {size} bytes")
+        samples[name]["put"].append(middle - start)
+        samples[name]["get"].append(end - middle)
 
-    put_s = median_seconds(put, repeats)
-    get_s = median_seconds(get, repeats)
-    client.delete_object(Bucket=bucket, Key=key)
+    for round_ in range(repeats + 1):  # round 0 warms every connection and is not counted
+        for name, client in clients.items():
+            timed(name, client, f"bench/{name}-{size}")
+        if round_ == 0:
+            for runs in samples.values():
+                runs["put"].clear()
+                runs["get"].clear()
+    for name, client in clients.items():
+        client.delete_object(Bucket=bucket, Key=f"bench/{name}-{size}")
     mib = size / MIB
-    return {"put_mib_s": round(mib / put_s, 1), "get_mib_s": round(mib / get_s, 1),
-            "put_median_s": round(put_s, 4), "get_median_s": round(get_s, 4)}
+    results = {}
+    for name, runs in samples.items():
+        put_s, get_s = statistics.median(runs["put"]), statistics.median(runs["get"])
+        results[name] = {"put_mib_s": round(mib / put_s, 1), "get_mib_s": round(mib / get_s, 1),
+                         "put_median_s": round(put_s, 4), "get_median_s": round(get_s, 4)}
+    return results
+
+
+# Bench-only Caddy processes: plain HTTP on loopback, one reverse_proxy setting changed each.
+VARIANTS = {
+    "caddy_http_flush": "flush_interval -1",  # what Hearth renders for streaming routes
+    "caddy_http_default": "",  # Caddy's defaults
+    "caddy_http_flush_buffers": "flush_interval -1\n\t\ttransport http {\n\t\t\tread_buffer 64KiB\n"
+                                "\t\t\twrite_buffer 64KiB\n\t\t}",
+}
+
+
+def variant_config(port: int, upstream: str, directives: str) -> str:
+    """A Caddyfile with one plain-HTTP site on 127.0.0.1:`port` proxying to `upstream`."""
+    return ("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n"
+            f"http://127.0.0.1:{port} {{\n\treverse_proxy {upstream} {{\n\t\t{directives}\n\t}}\n}}\n")
+
+
+def start_variants(caddy: str, upstream: str, workdir: str) -> tuple[dict[str, str], list[Any]]:
+    """Start one Caddy per variant; their endpoints and processes."""
+    import subprocess
+
+    endpoints, processes = {}, []
+    for index, (name, directives) in enumerate(VARIANTS.items()):
+        port = 18090 + index
+        path = os.path.join(workdir, f"{name}.Caddyfile")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(variant_config(port, upstream, directives))
+        env = {**os.environ, "XDG_DATA_HOME": workdir, "XDG_CONFIG_HOME": workdir}
+        processes.append(subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", path], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        endpoints[name] = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    for name, endpoint in endpoints.items():
+        while True:
+            try:
+                request_latency(endpoint, None, 1)
+                break
+            except (OSError, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"bench Caddy {name} did not answer on {endpoint}") from None
+                time.sleep(0.2)
+    return endpoints, processes
 
 
 def request_latency(endpoint: str, ca: str | None, requests: int) -> float:
@@ -110,40 +171,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--access-key", required=True)
     parser.add_argument("--secret-key", required=True)
     parser.add_argument("--bucket", default="bench")
+    parser.add_argument("--variants", metavar="CADDY", help="also measure bench-only plain-HTTP Caddy variants")
     parser.add_argument("--requests", type=int, default=300, help="small requests per endpoint for latency")
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
 
-    direct = s3_client(args.direct, None, args.access_key, args.secret_key)
-    proxied = s3_client(args.proxied, args.ca, args.access_key, args.secret_key)
-    try:
-        direct.head_bucket(Bucket=args.bucket)
-    except Exception:  # noqa: BLE001 - any failure means "create it"
-        direct.create_bucket(Bucket=args.bucket)
+    endpoints = {"direct": (args.direct, None), "via_caddy": (args.proxied, args.ca)}
+    processes: list[Any] = []
+    if args.variants:
+        import tempfile
 
-    results: dict[str, Any] = {"throughput": {}, "latency_ms": {}}
-    for label, (size, repeats) in SIZES.items():
-        d = throughput(direct, args.bucket, "direct", size, repeats)
-        p = throughput(proxied, args.bucket, "proxied", size, repeats)
-        results["throughput"][label] = {
-            "repeats": repeats, "direct": d, "via_caddy": p,
-            "put_ratio": ratio(p["put_mib_s"], d["put_mib_s"]),
-            "get_ratio": ratio(p["get_mib_s"], d["get_mib_s"]),
-        }
-    lat_direct = request_latency(args.direct, None, args.requests)
-    lat_proxied = request_latency(args.proxied, args.ca, args.requests)
-    results["latency_ms"] = {
-        "requests": args.requests,
-        "direct_median": round(lat_direct, 3),
-        "via_caddy_median": round(lat_proxied, 3),
-        "added_per_hop": round(lat_proxied - lat_direct, 3),
-    }
+        workdir = tempfile.mkdtemp(prefix="hearth-bench-caddy-")
+        upstream = urllib.parse.urlsplit(args.direct).netloc
+        started, processes = start_variants(args.variants, upstream, workdir)
+        endpoints.update({name: (url, None) for name, url in started.items()})
+    try:
+        clients = {name: s3_client(url, ca, args.access_key, args.secret_key) for name, (url, ca) in endpoints.items()}
+        try:
+            clients["direct"].head_bucket(Bucket=args.bucket)
+        except Exception:  # noqa: BLE001 - any failure means "create it"
+            clients["direct"].create_bucket(Bucket=args.bucket)
+
+        results: dict[str, Any] = {"throughput": {}, "latency_ms": {"requests": args.requests}}
+        for label, (size, repeats) in SIZES.items():
+            measured = throughput(clients, args.bucket, size, repeats)
+            direct = measured["direct"]
+            results["throughput"][label] = {
+                "repeats": repeats, **measured,
+                "ratios": {name: {"put": ratio(m["put_mib_s"], direct["put_mib_s"]),
+                                  "get": ratio(m["get_mib_s"], direct["get_mib_s"])}
+                           for name, m in measured.items() if name != "direct"},
+            }
+        for name, (url, ca) in endpoints.items():
+            results["latency_ms"][f"{name}_median"] = round(request_latency(url, ca, args.requests), 3)
+        results["latency_ms"]["added_per_hop"] = round(
+            results["latency_ms"]["via_caddy_median"] - results["latency_ms"]["direct_median"], 3)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
     import boto3
 
     results["environment"] = {
         "python": platform.python_version(), "boto3": boto3.__version__, "cpus": os.cpu_count(),
-        "direct": args.direct, "proxied": args.proxied,
-        "note": "same host; proxied adds TLS termination (HTTP/1.1 keep-alive) and one Caddy hop",
+        "endpoints": {name: url for name, (url, _) in endpoints.items()},
+        "variants": VARIANTS if args.variants else {},
+        "note": "same host; via_caddy is the platform's TLS site (HTTP/1.1 keep-alive, one Caddy hop); "
+                "caddy_http_* are bench-only plain-HTTP Caddy processes, the hop without TLS",
     }
     with open(args.out, "w", encoding="utf-8") as stream:
         json.dump(results, stream, indent=2)
