@@ -93,44 +93,54 @@ def throughput(clients: dict[str, Any], bucket: str, size: int, repeats: int) ->
     return results
 
 
-# Bench-only Caddy processes: plain HTTP on loopback, one reverse_proxy setting changed each.
+# Bench-only Caddy processes on loopback, one reverse_proxy setting changed each; the `tls_`
+# one adds TLS (Caddy's internal CA) to the first, so TLS's cost is measured apart from the
+# platform site's other settings.
 VARIANTS = {
     "caddy_http_flush": "flush_interval -1",  # what Hearth renders for streaming routes
     "caddy_http_default": "",  # Caddy's defaults
     "caddy_http_flush_buffers": "flush_interval -1\n\t\ttransport http {\n\t\t\tread_buffer 64KiB\n"
                                 "\t\t\twrite_buffer 64KiB\n\t\t}",
+    "caddy_tls_flush": "flush_interval -1",
 }
 
 
-def variant_config(port: int, upstream: str, directives: str) -> str:
-    """A Caddyfile with one plain-HTTP site on 127.0.0.1:`port` proxying to `upstream`."""
-    return ("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n"
-            f"http://127.0.0.1:{port} {{\n\treverse_proxy {upstream} {{\n\t\t{directives}\n\t}}\n}}\n")
+def variant_config(port: int, upstream: str, directives: str, tls: bool = False) -> str:
+    """A Caddyfile with one site on 127.0.0.1:`port` proxying to `upstream` (plain HTTP or TLS)."""
+    site = f"https://127.0.0.1:{port} {{\n\ttls internal\n" if tls else f"http://127.0.0.1:{port} {{\n"
+    # No redirect listener on :80 (the platform's Caddy holds it); certificates from the internal CA.
+    return ("{\n\tadmin off\n\tpersist_config off\n\tskip_install_trust\n\tauto_https disable_redirects\n}\n"
+            f"{site}\treverse_proxy {upstream} {{\n\t\t{directives}\n\t}}\n}}\n")
 
 
-def start_variants(caddy: str, upstream: str, workdir: str) -> tuple[dict[str, str], list[Any]]:
-    """Start one Caddy per variant; their endpoints and processes."""
+def start_variants(caddy: str, upstream: str, workdir: str) -> tuple[dict[str, tuple[str, str | None]], list[Any]]:
+    """Start one Caddy per variant; their (endpoint, CA file) and processes."""
     import subprocess
 
-    endpoints, processes = {}, []
+    endpoints: dict[str, tuple[str, str | None]] = {}
+    processes = []
+    root = os.path.join(workdir, "caddy", "pki", "authorities", "local", "root.crt")
     for index, (name, directives) in enumerate(VARIANTS.items()):
-        port = 18090 + index
+        port, tls = 18090 + index, name.startswith("caddy_tls")
         path = os.path.join(workdir, f"{name}.Caddyfile")
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(variant_config(port, upstream, directives))
+            handle.write(variant_config(port, upstream, directives, tls))
         env = {**os.environ, "XDG_DATA_HOME": workdir, "XDG_CONFIG_HOME": workdir}
         processes.append(subprocess.Popen([caddy, "run", "--adapter", "caddyfile", "--config", path], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        endpoints[name] = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    for name, endpoint in endpoints.items():
+        endpoints[name] = (f"{'https' if tls else 'http'}://127.0.0.1:{port}", root if tls else None)
+    deadline = time.monotonic() + 20
+    for name, (endpoint, ca) in endpoints.items():
         while True:
             try:
-                request_latency(endpoint, None, 1)
+                request_latency(endpoint, ca, 1)
                 break
             except (OSError, RuntimeError):
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"bench Caddy {name} did not answer on {endpoint}") from None
+                    for process in processes:
+                        process.terminate()
+                    raise RuntimeError(f"bench Caddy {name} did not answer on {endpoint} "
+                                       f"(its configuration: {workdir}/{name}.Caddyfile)") from None
                 time.sleep(0.2)
     return endpoints, processes
 
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = tempfile.mkdtemp(prefix="hearth-bench-caddy-")
         upstream = urllib.parse.urlsplit(args.direct).netloc
         started, processes = start_variants(args.variants, upstream, workdir)
-        endpoints.update({name: (url, None) for name, url in started.items()})
+        endpoints.update(started)
     try:
         clients = {name: s3_client(url, ca, args.access_key, args.secret_key) for name, (url, ca) in endpoints.items()}
         try:

@@ -65,5 +65,7 @@ def test_variant_configs_differ_only_in_the_proxy_setting() -> None:
     assert "flush_interval -1" in configs["caddy_http_flush"]
     assert "flush_interval" not in configs["caddy_http_default"]
     assert "read_buffer 64KiB" in configs["caddy_http_flush_buffers"]
+    tls = bench_storage.variant_config(18093, "127.0.0.1:9000", "flush_interval -1", tls=True)
+    assert "https://127.0.0.1:18093 {" in tls and "tls internal" in tls and "skip_install_trust" in tls
     assert configs["caddy_http_flush"].count("{") == configs["caddy_http_flush"].count("}")
     assert bench_storage.ratio(90.0, 100.0) == 0.9 and bench_storage.ratio(1.0, 0.0) == 0.0
