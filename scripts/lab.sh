@@ -25,13 +25,22 @@ lab_hosts() {
 
 create_hosts() {
   mkdir -p "$CACHE/apt-archives/partial" "$CACHE/artifacts"
-  local first=1 name publish
+  local first=1 name publish archives
   for name in $(lab_hosts); do
     if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = "true" ]; then
       first=0; continue
     fi
     docker rm -f "$name" >/dev/null 2>&1 || true
     publish=()
+    # apt locks its archive directory, and hosts cannot see each other's lock holder: hosts
+    # converged side by side would fail on the lock. The first host uses the shared cache; the
+    # others get their own, seeded from it by hard links.
+    archives="$CACHE/apt-archives"
+    if [ "$first" = 0 ]; then
+      archives="$CACHE/apt-archives-$name"
+      mkdir -p "$archives/partial"
+      find "$CACHE/apt-archives" -maxdepth 1 -name '*.deb' -exec ln -f -t "$archives" {} + 2>/dev/null || true
+    fi
     if [ "$first" = 1 ]; then
       for p in $PORTS; do publish+=(-p "127.0.0.1:${p%%:*}:${p##*:}"); done
       # The first host is the front door: its backups reach MinIO's S3 site by its public name.
@@ -42,7 +51,7 @@ create_hosts() {
       --stop-signal SIGRTMIN+3 --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE --cgroupns=host \
       --security-opt seccomp=unconfined --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --tmpfs /var/lib/docker:exec,size=6g \
       -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-      -v "$CACHE/apt-archives:/var/cache/apt/archives:rw" \
+      -v "$archives:/var/cache/apt/archives:rw" \
       -v "$CACHE/artifacts:/var/cache/hearth-artifacts:ro" \
       "${publish[@]}" "$IMAGE" /sbin/init >/dev/null
     first=0

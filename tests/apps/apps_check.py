@@ -104,6 +104,7 @@ def load(base: str, ca: str, out: str, stop: str) -> int:
     started = time.monotonic()
     latencies: list[float] = []
     versions: dict[str, int] = {}
+    served_by: dict[str, int] = {}
     failures: list[str] = []
     while len(latencies) + len(failures) < MAX_REQUESTS and time.monotonic() - started < MAX_SECONDS:
         if os.path.exists(stop):
@@ -120,11 +121,12 @@ def load(base: str, ca: str, out: str, stop: str) -> int:
         latencies.append((time.monotonic() - begin) * 1000)
         version = str(body.get("version"))
         versions[version] = versions.get(version, 0) + 1
+        served_by[str(body.get("host"))] = served_by.get(str(body.get("host")), 0) + 1
         time.sleep(0.01)
     result = {
         "requests": len(latencies) + len(failures), "failed": len(failures), "failures": failures[:20],
         "retried_on_closed_keepalive": client.retried,
-        "versions": versions, "seconds": round(time.monotonic() - started, 2),
+        "versions": versions, "served_by": served_by, "seconds": round(time.monotonic() - started, 2),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
         "max_ms": round(max(latencies), 2) if latencies else None,
