@@ -36,15 +36,14 @@ create_hosts() {
     # converged side by side would fail on the lock. The first host uses the shared cache; the
     # others get their own, seeded from it by hard links.
     archives="$CACHE/apt-archives"
-    if [ "$first" = 0 ]; then
-      archives="$CACHE/apt-archives-$name"
-      mkdir -p "$archives/partial"
-      find "$CACHE/apt-archives" -maxdepth 1 -name '*.deb' -exec ln -f -t "$archives" {} + 2>/dev/null || true
-    fi
     if [ "$first" = 1 ]; then
       for p in $PORTS; do publish+=(-p "127.0.0.1:${p%%:*}:${p##*:}"); done
       # The first host is the front door: its backups reach MinIO's S3 site by its public name.
       publish+=(--add-host "s3.lab.hearth.test:127.0.0.1")
+    else
+      archives="$CACHE/apt-archives-$name"
+      mkdir -p "$archives/partial"
+      find "$CACHE/apt-archives" -maxdepth 1 -name '*.deb' -exec ln -f -t "$archives" {} + 2>/dev/null || true
     fi
     log "starting $name"
     docker run -d --name "$name" --hostname "$name" --label hearth.lab=1 \

@@ -121,7 +121,8 @@ def load(base: str, ca: str, out: str, stop: str) -> int:
         latencies.append((time.monotonic() - begin) * 1000)
         version = str(body.get("version"))
         versions[version] = versions.get(version, 0) + 1
-        served_by[str(body.get("host"))] = served_by.get(str(body.get("host")), 0) + 1
+        host = str(body.get("host"))
+        served_by[host] = served_by.get(host, 0) + 1
         time.sleep(0.01)
     result = {
         "requests": len(latencies) + len(failures), "failed": len(failures), "failures": failures[:20],

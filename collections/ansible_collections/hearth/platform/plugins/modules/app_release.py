@@ -115,6 +115,7 @@ import urllib.request
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hearth.platform.plugins.module_utils import image_ref
 from ansible_collections.hearth.platform.plugins.module_utils.app_slots import slot_port
 
 LOG_LINES = 20
@@ -386,7 +387,7 @@ def main() -> None:
     def finish(**extra: Any) -> None:
         """Succeed, after removing the service's images that no record keeps any more."""
         if p["prune"]:
-            pruned = engine.prune(image.split("@", 1)[0], kept_images(p["state_dir"]) | {image},
+            pruned = engine.prune(image_ref.split_reference(image)[2], kept_images(p["state_dir"]) | {image},
                                   not module.check_mode)
             if pruned:
                 extra["changed"] = True
