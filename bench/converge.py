@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Converge benchmark: how long the lab takes to converge from scratch and to re-run unchanged.
 
-Records the wall time of the first converge of site.yml on fresh lab hosts, the median of a few
-no-change re-runs, and tasks per second for each, in bench/results/converge.json; with them, per
-run, the seconds spent in each role and the ten slowest tasks that changed nothing (what a re-run
-spends its time on). The same number of no-change re-runs with Mitogen's strategy (opt-in for
-users) alternate with the default ones, and the speed-up is the ratio of the two medians. Each
-converge goes through scripts/converge.py, which reads ansible-runner's events. Re-creating the lab destroys its data, so the benchmark refuses to start while lab hosts
-exist unless --recreate.
+Records the wall time of the first converge of site.yml on fresh lab hosts, then no-change re-runs
+in several ways of reaching the same host, taking turns in every round so that all see the machine
+at the same moment:
+
+- `docker`: the lab as shipped (the docker connection, ansible.cfg's pipelining);
+- `docker-unpipelined`: the same with pipelining off (five round trips per task instead of one),
+  the A/B of that one setting;
+- `ssh`: over SSH into the same lab host, with ansible.cfg's ControlPersist and pipelining, as
+  users reach real machines (the benchmark authorises a key of its own for root);
+- `docker-mitogen` and `ssh-mitogen`: Mitogen's strategy (opt-in for users).
+
+For each: the median, tasks per second, the per-task cost, the ratio to `docker`, the median
+seconds per role and the ten slowest tasks that changed nothing. Results go to
+bench/results/converge.json after every round, so a stopped run keeps what it measured. Each
+converge goes through scripts/converge.py, which reads ansible-runner's events. Re-creating the lab
+destroys its data, so the benchmark refuses to start while lab hosts exist unless --recreate.
 """
 from __future__ import annotations
 
@@ -65,9 +74,9 @@ def median_role_seconds(records: list[dict[str, Any]]) -> dict[str, float]:
     return dict(sorted(medians.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def converge(env: dict[str, str]) -> dict[str, Any]:
+def converge(env: dict[str, str], extra_args: list[str] | None = None) -> dict[str, Any]:
     """Converge site.yml on the lab once and return its record; stop the benchmark if it fails."""
-    summary = runner.run_converge("inventories/lab", quiet=True, environ=env)
+    summary = runner.run_converge("inventories/lab", quiet=True, environ=env, extra_args=extra_args or [])
     if summary.failed:
         stdout = Path(summary.artifact_dir) / "stdout"
         sys.stderr.write(stdout.read_text(errors="replace")[-6000:] if stdout.is_file() else "")
@@ -82,47 +91,110 @@ def median_run(records: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def mitogen_record(default: list[dict[str, Any]], mitogen: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Mitogen side of the A/B: its re-runs, their medians, and the speed-up over the default.
+VARIANTS = ("docker", "docker-unpipelined", "ssh", "docker-mitogen", "ssh-mitogen")
+BASELINE = "docker"
 
-    The per-task cost is wall time over tasks run, so both sides are compared on the same work.
+
+def parse_variants(text: str) -> list[str]:
+    """The comma-separated variant names, checked, in the order given, the baseline first."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    return [BASELINE] + [name for name in dict.fromkeys(names) if name != BASELINE]
+
+
+def variant_summary(records: list[dict[str, Any]], baseline_median: float | None) -> dict[str, Any]:
+    """One variant's re-runs with their median, rate, per-task cost and ratio to the baseline.
+
+    The per-task cost is wall time over tasks run, so variants are compared on the same work;
+    `speedup` is the baseline's median over this one's (above 1: faster than the lab as shipped).
     """
-    default_median = statistics.median(r["seconds"] for r in default)
-    mitogen_median = statistics.median(r["seconds"] for r in mitogen)
+    median = statistics.median(r["seconds"] for r in records)
+    tasks = statistics.median(r["tasks"] for r in records)
     return {
-        "mitogen_no_change_reruns": mitogen,
-        "mitogen_no_change_median_seconds": mitogen_median,
-        "mitogen_reruns_changed": [r["changed"] for r in mitogen],
-        "no_change_seconds_per_task": round(default_median / statistics.median(r["tasks"] for r in default), 3),
-        "mitogen_no_change_seconds_per_task": round(mitogen_median / statistics.median(r["tasks"] for r in mitogen), 3),
-        "mitogen_speedup": round(default_median / mitogen_median, 2) if mitogen_median else 0.0,
-        "mitogen_no_change_slowest_tasks": median_run(mitogen)["slowest_unchanged_tasks"],
+        "median_seconds": median,
+        "median_tasks_per_second": statistics.median(r["tasks_per_second"] for r in records),
+        "seconds_per_task": round(median / tasks, 3) if tasks else 0.0,
+        "speedup": round(baseline_median / median, 2) if baseline_median and median else None,
+        "reruns_changed": [r["changed"] for r in records],
+        "role_seconds": median_role_seconds(records),
+        "slowest_tasks": median_run(records)["slowest_unchanged_tasks"],
+        "reruns": records,
     }
 
 
-def lab_hosts_exist() -> bool:
-    """Whether any lab container exists (running or not); the benchmark would destroy it."""
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=hearth.lab=1"],
+def ssh_overlay(host: str, work: Path) -> Path:
+    """An inventory that reaches `host` over SSH at its container address, added after the lab's.
+
+    Host variables beat the lab's group variables, so only the connection changes; the lab's own
+    inventory (and its inventory_dir, which locates the generated secrets) stays first. The key
+    is the benchmark's own, authorised for root on the host, and the host key is pinned with
+    ssh-keyscan, so host key checking stays on.
+    """
+    work.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = work / "id_ed25519"
+    if not key.is_file():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hearth-converge-bench", "-f", str(key)],
+                       check=True)
+    public = key.with_suffix(".pub").read_text().strip()
+    subprocess.run(["docker", "exec", host, "sh", "-c",
+                    'install -d -m 700 /root/.ssh && touch /root/.ssh/authorized_keys && '
+                    'grep -qxF "$1" /root/.ssh/authorized_keys || echo "$1" >> /root/.ssh/authorized_keys',
+                    "sh", public], check=True)
+    address = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                              host], capture_output=True, text=True, check=True).stdout.split()[0]
+    known_hosts = work / "known_hosts"
+    scan = subprocess.run(["ssh-keyscan", "-T", "10", address], capture_output=True, text=True, check=True).stdout
+    known_hosts.write_text(scan)
+    overlay = work / "inventory.yml"
+    overlay.write_text(json.dumps({"all": {"hosts": {host: {
+        "ansible_connection": "ssh",
+        "ansible_host": address,
+        "ansible_ssh_private_key_file": str(key),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}",
+    }}}}, indent=2) + "\n")
+    return overlay
+
+
+def variant_settings(name: str, env: dict[str, str], overlay: Path | None) -> tuple[dict[str, str], list[str]]:
+    """The environment and extra ansible-playbook arguments of one variant."""
+    settings = dict(env)
+    if name.endswith("-mitogen"):
+        settings.update(runner.mitogen_environ())
+    if name == "docker-unpipelined":
+        settings["ANSIBLE_PIPELINING"] = "False"
+    if name.startswith("ssh"):
+        assert overlay is not None
+        return settings, ["-i", str(overlay)]
+    return settings, []
+
+
+def lab_hosts() -> list[str]:
+    """The lab containers (running or not), by name; the benchmark would destroy them."""
+    out = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "label=hearth.lab=1"],
                          capture_output=True, text=True, check=True).stdout
-    return bool(out.strip())
+    return sorted(out.split())
 
 
 def main() -> int:
-    """Recreate the lab hosts, converge once, re-run unchanged, and write the results."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs (median reported)")
+    """Recreate the lab hosts, converge once, re-run unchanged in every variant, write the results."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs per variant (median reported)")
+    parser.add_argument("--variants", default="docker,docker-unpipelined,ssh,docker-mitogen",
+                        help=f"comma-separated, from {', '.join(VARIANTS)}; docker always runs")
     parser.add_argument("--recreate", action="store_true", help="destroy existing lab hosts first")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "converge.json")
     parser.add_argument("--reuse", action="store_true",
                         help="re-run on the lab as it is (converged already): no first converge is measured")
-    parser.add_argument("--no-mitogen", action="store_true",
-                        help="skip the side-by-side no-change re-runs with Mitogen's strategy")
     args = parser.parse_args()
+    variants = parse_variants(args.variants)
 
-    if args.reuse and not lab_hosts_exist():
+    hosts = lab_hosts()
+    if args.reuse and not hosts:
         print("--reuse needs a converged lab (make lab)")
         return 2
-    if lab_hosts_exist() and not (args.recreate or args.reuse):
+    if hosts and not (args.recreate or args.reuse):
         print("lab hosts exist and hold data; run with --recreate (make bench RECREATE=1) to destroy them, "
               "or --reuse to measure re-runs on them as they are")
         return 2
@@ -134,35 +206,45 @@ def main() -> int:
     else:
         subprocess.run(["scripts/lab.sh", "down"], cwd=ROOT, env=env, check=True)
         subprocess.run(["scripts/lab.sh", "hosts"], cwd=ROOT, env=env, check=True)
+        hosts = lab_hosts()
         first = converge(env)
-    # Default and Mitogen re-runs alternate, so both see the same machine at the same time.
-    mitogen_env = {**env, **runner.mitogen_environ()} if not args.no_mitogen else None
-    reruns: list[dict[str, Any]] = []
-    mitogen_reruns: list[dict[str, Any]] = []
-    for _ in range(args.reruns):
-        reruns.append(converge(env))
-        if mitogen_env is not None:
-            mitogen_reruns.append(converge(mitogen_env))
+    overlay = None
+    if any(name.startswith("ssh") for name in variants):
+        if len(hosts) != 1:
+            raise SystemExit(f"the ssh variants measure a one-host lab; found {hosts}")
+        overlay = ssh_overlay(hosts[0], ROOT / ".cache" / "bench-ssh")
+    records: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for round_number in range(1, args.reruns + 1):
+        for name in variants:
+            settings, extra = variant_settings(name, env, overlay)
+            records[name].append(converge(settings, extra))
+            print(f"round {round_number} {name}: {records[name][-1]['seconds']} s, "
+                  f"changed {records[name][-1]['changed']}", flush=True)
+        write_results(args.output, first, records)
+    print(args.output.read_text())
+    return 0
+
+
+def write_results(output: Path, first: dict[str, Any] | None, records: dict[str, list[dict[str, Any]]]) -> None:
+    """Write what the rounds so far measured; the baseline's fields keep their earlier names."""
+    reruns = records[BASELINE]
+    baseline_median = statistics.median(r["seconds"] for r in reruns)
     result = {
         "benchmark": "lab converge of site.yml",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "first_converge": first,
         "no_change_reruns": reruns,
-        "no_change_median_seconds": statistics.median(r["seconds"] for r in reruns),
+        "no_change_median_seconds": baseline_median,
         "no_change_median_tasks_per_second": statistics.median(r["tasks_per_second"] for r in reruns),
-        "first_to_rerun_ratio": (round(first["seconds"] / statistics.median(r["seconds"] for r in reruns), 2)
-                                 if first else None),
+        "first_to_rerun_ratio": round(first["seconds"] / baseline_median, 2) if first else None,
         "reruns_changed": [r["changed"] for r in reruns],
         "no_change_role_seconds": median_role_seconds(reruns),
         "no_change_slowest_tasks": median_run(reruns)["slowest_unchanged_tasks"],
+        "variants": {name: variant_summary(runs, baseline_median) for name, runs in records.items() if runs},
     }
-    if mitogen_reruns:
-        result.update(mitogen_record(reruns, mitogen_reruns))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

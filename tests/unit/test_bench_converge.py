@@ -271,13 +271,45 @@ def test_mitogen_is_opt_in(flag: bool, value: str, expected: bool) -> None:
     assert runner.wants_mitogen(flag, {"HEARTH_MITOGEN": value}) is expected
 
 
-def test_mitogen_ab_record_compares_medians_and_per_task_cost() -> None:
+def test_variant_summary_compares_medians_and_per_task_cost_with_the_baseline() -> None:
     def run(seconds: float, tasks: int = 100) -> dict[str, Any]:
-        return {"seconds": seconds, "tasks": tasks, "changed": 0, "slowest_unchanged_tasks": [{"task": str(seconds)}]}
-    record = bench.mitogen_record([run(90), run(80), run(100)], [run(30), run(40), run(20)])
-    assert record["mitogen_no_change_median_seconds"] == 30
-    assert record["mitogen_speedup"] == 3.0
-    assert record["no_change_seconds_per_task"] == 0.9
-    assert record["mitogen_no_change_seconds_per_task"] == 0.3
-    assert record["mitogen_reruns_changed"] == [0, 0, 0]
-    assert record["mitogen_no_change_slowest_tasks"] == [{"task": "30"}]
+        return {"seconds": seconds, "tasks": tasks, "tasks_per_second": round(tasks / seconds, 2), "changed": 0,
+                "role_seconds": {"caddy": seconds / 2}, "slowest_unchanged_tasks": [{"task": str(seconds)}]}
+    summary = bench.variant_summary([run(30), run(40), run(20)], baseline_median=90.0)
+    assert summary["median_seconds"] == 30
+    assert summary["speedup"] == 3.0
+    assert summary["seconds_per_task"] == 0.3
+    assert summary["reruns_changed"] == [0, 0, 0]
+    assert summary["role_seconds"] == {"caddy": 15.0}
+    assert summary["slowest_tasks"] == [{"task": "30"}]
+    assert bench.variant_summary([run(90)], baseline_median=90.0)["speedup"] == 1.0
+
+
+def test_variants_are_checked_and_the_baseline_always_runs_first() -> None:
+    assert bench.parse_variants("ssh,docker-mitogen") == ["docker", "ssh", "docker-mitogen"]
+    assert bench.parse_variants("ssh, docker, ssh") == ["docker", "ssh"]
+    with pytest.raises(SystemExit, match="unknown sshh; known: docker"):
+        bench.parse_variants("ssh,sshh")
+
+
+def test_variant_settings_change_only_what_the_variant_names(tmp_path: Path) -> None:
+    env = {"PATH": "/bin"}
+    overlay = tmp_path / "inventory.yml"
+    assert bench.variant_settings("docker", env, None) == (env, [])
+    assert bench.variant_settings("docker-unpipelined", env, None) == ({**env, "ANSIBLE_PIPELINING": "False"}, [])
+    settings, extra = bench.variant_settings("ssh-mitogen", env, overlay)
+    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and extra == ["-i", str(overlay)]
+    assert "ANSIBLE_PIPELINING" not in settings
+
+
+def test_results_are_written_after_each_round_with_the_baseline_under_its_earlier_names(tmp_path: Path) -> None:
+    def run(seconds: float) -> dict[str, Any]:
+        return {"seconds": seconds, "tasks": 10, "tasks_per_second": 1.0, "changed": 0, "role_seconds": {},
+                "slowest_unchanged_tasks": []}
+    output = tmp_path / "converge.json"
+    bench.write_results(output, None, {"docker": [run(60.0), run(50.0)], "ssh": [run(100.0)]})
+    data = json.loads(output.read_text())
+    assert data["no_change_median_seconds"] == 55.0 and data["reruns_changed"] == [0, 0]
+    assert data["first_to_rerun_ratio"] is None
+    assert data["variants"]["ssh"]["speedup"] == 0.55
+    assert data["variants"]["docker"]["speedup"] == 1.0
