@@ -58,11 +58,11 @@ unit: venv ## Python tests only (no containers)
 molecule: venv image artifacts ## Every molecule scenario (converge, idempotence, check mode, verify)
 	pytest -m molecule tests/molecule
 
-test: venv image artifacts ## Everything: every molecule scenario (one at a time) and, beside them, lint and the unit tests
+test: venv engine ## Everything: lint and the unit tests beside every molecule scenario (one at a time); builds the image and artifacts on the way
 	scripts/test-all.sh
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
-	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse)
+	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse) $(if $(VARIANTS),--variants $(VARIANTS))
 
 bench-vector: venv ## pgvector HNSW build and recall on the lab's Postgres, defaults against derived settings (bench/results/vector.json)
 	$(VENV)/bin/python bench/vector.py --dsn "postgresql://app:$$(cat inventories/lab/.secrets/postgres_app)@127.0.0.1:15432/app"
