@@ -8,6 +8,8 @@ at the same moment:
 - `docker`: the lab as shipped (the docker connection, ansible.cfg's pipelining);
 - `docker-unpipelined`: the same with pipelining off (five round trips per task instead of one),
   the A/B of that one setting;
+- `docker-unprobed`: the same with `hearth_package_probe=false`, so every role's apt task runs
+  (the A/B of the once-per-run package probe);
 - `ssh`: over SSH into the same lab host, with ansible.cfg's ControlPersist and pipelining, as
   users reach real machines (the benchmark authorises a key of its own for root);
 - `docker-mitogen` and `ssh-mitogen`: Mitogen's strategy (opt-in for users).
@@ -91,7 +93,7 @@ def median_run(records: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
-VARIANTS = ("docker", "docker-unpipelined", "ssh", "docker-mitogen", "ssh-mitogen")
+VARIANTS = ("docker", "docker-unpipelined", "docker-unprobed", "ssh", "docker-mitogen", "ssh-mitogen")
 BASELINE = "docker"
 
 
@@ -164,6 +166,8 @@ def variant_settings(name: str, env: dict[str, str], overlay: Path | None) -> tu
         settings.update(runner.mitogen_environ())
     if name == "docker-unpipelined":
         settings["ANSIBLE_PIPELINING"] = "False"
+    if name == "docker-unprobed":
+        return settings, ["-e", "hearth_package_probe=false"]
     if name.startswith("ssh"):
         assert overlay is not None
         return settings, ["-i", str(overlay)]

@@ -297,6 +297,7 @@ def test_variant_settings_change_only_what_the_variant_names(tmp_path: Path) -> 
     overlay = tmp_path / "inventory.yml"
     assert bench.variant_settings("docker", env, None) == (env, [])
     assert bench.variant_settings("docker-unpipelined", env, None) == ({**env, "ANSIBLE_PIPELINING": "False"}, [])
+    assert bench.variant_settings("docker-unprobed", env, None) == (env, ["-e", "hearth_package_probe=false"])
     settings, extra = bench.variant_settings("ssh-mitogen", env, overlay)
     assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and extra == ["-i", str(overlay)]
     assert "ANSIBLE_PIPELINING" not in settings
