@@ -11,7 +11,8 @@ at the same moment:
 - `docker-unprobed`: the same with `hearth_package_probe=false`, so every role's apt task runs
   (the A/B of the once-per-run package probe);
 - `ssh`: over SSH into the same lab host, with ansible.cfg's ControlPersist and pipelining, as
-  users reach real machines (the benchmark authorises a key of its own for root);
+  users reach real machines (the benchmark authorises a key of its own for root, and writes a
+  copy of the lab's inventory that differs only in how the host is reached);
 - `docker-mitogen` and `ssh-mitogen`: Mitogen's strategy (opt-in for users).
 
 For each: the median, tasks per second, the per-task cost, the ratio to `docker`, the median
@@ -34,6 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,9 +79,12 @@ def median_role_seconds(records: list[dict[str, Any]]) -> dict[str, float]:
     return dict(sorted(medians.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def converge(env: dict[str, str], extra_args: list[str] | None = None) -> dict[str, Any]:
+LAB = "inventories/lab"
+
+
+def converge(env: dict[str, str], inventory: str = LAB, extra_args: list[str] | None = None) -> dict[str, Any]:
     """Converge site.yml on the lab once and return its record; stop the benchmark if it fails."""
-    summary = runner.run_converge("inventories/lab", quiet=True, environ=env, extra_args=extra_args or [])
+    summary = runner.run_converge(inventory, quiet=True, environ=env, extra_args=extra_args or [])
     if summary.failed:
         stdout = Path(summary.artifact_dir) / "stdout"
         sys.stderr.write(stdout.read_text(errors="replace")[-6000:] if stdout.is_file() else "")
@@ -126,16 +132,19 @@ def variant_summary(records: list[dict[str, Any]], baseline_median: float | None
     }
 
 
-def ssh_overlay(host: str, work: Path) -> Path:
-    """An inventory that reaches `host` over SSH at its container address, added after the lab's.
+def ssh_inventory(host: str, work: Path, keys: Path, lab: Path = ROOT / "inventories" / "lab") -> Path:
+    """A copy of the lab's inventory that reaches `host` over SSH at its container address.
 
-    Host variables beat the lab's group variables, so only the connection changes; the lab's own
-    inventory (and its inventory_dir, which locates the generated secrets) stays first. The key
-    is the benchmark's own, authorised for root on the host, and the host key is pinned with
-    ssh-keyscan, so host key checking stays on.
+    The copy lives two levels below the repository, like inventories/lab, and links the lab's
+    group_vars and generated secrets, so every path the lab derives from inventory_dir (the
+    secrets, the test model) is the same file. Host variables beat the lab's group variables,
+    so only the connection changes. The key (in `keys`, apart, since Ansible reads every file of
+    an inventory directory) is the benchmark's own, authorised for root on the host, and the host
+    key is pinned with ssh-keyscan, so host key checking stays on.
     """
     work.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = work / "id_ed25519"
+    keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = keys / "id_ed25519"
     if not key.is_file():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hearth-converge-bench", "-f", str(key)],
                        check=True)
@@ -146,32 +155,43 @@ def ssh_overlay(host: str, work: Path) -> Path:
                     "sh", public], check=True)
     address = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
                               host], capture_output=True, text=True, check=True).stdout.split()[0]
-    known_hosts = work / "known_hosts"
+    known_hosts = keys / "known_hosts"
     scan = subprocess.run(["ssh-keyscan", "-T", "10", address], capture_output=True, text=True, check=True).stdout
     known_hosts.write_text(scan)
-    overlay = work / "inventory.yml"
-    overlay.write_text(json.dumps({"all": {"hosts": {host: {
+    for name in ("group_vars", ".secrets"):
+        link = work / name
+        if not link.is_symlink():
+            link.symlink_to(lab / name)
+    inventory = over_ssh(yaml.safe_load((lab / "hosts.yml").read_text()), host, address, key, known_hosts)
+    (work / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return work
+
+
+def over_ssh(inventory: dict[str, Any], host: str, address: str, key: Path, known_hosts: Path) -> dict[str, Any]:
+    """The lab's inventory with `host` reached over SSH: its groups as they are, four host variables added."""
+    copy = json.loads(json.dumps(inventory))
+    copy["all"]["hosts"] = {host: {
         "ansible_connection": "ssh",
         "ansible_host": address,
         "ansible_ssh_private_key_file": str(key),
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}",
-    }}}}, indent=2) + "\n")
-    return overlay
+    }}
+    return copy
 
 
-def variant_settings(name: str, env: dict[str, str], overlay: Path | None) -> tuple[dict[str, str], list[str]]:
-    """The environment and extra ansible-playbook arguments of one variant."""
+def variant_settings(name: str, env: dict[str, str], ssh: Path | None) -> tuple[dict[str, str], str, list[str]]:
+    """The environment, inventory and extra ansible-playbook arguments of one variant."""
     settings = dict(env)
     if name.endswith("-mitogen"):
         settings.update(runner.mitogen_environ())
     if name == "docker-unpipelined":
         settings["ANSIBLE_PIPELINING"] = "False"
     if name == "docker-unprobed":
-        return settings, ["-e", "hearth_package_probe=false"]
+        return settings, LAB, ["-e", "hearth_package_probe=false"]
     if name.startswith("ssh"):
-        assert overlay is not None
-        return settings, ["-i", str(overlay)]
-    return settings, []
+        assert ssh is not None
+        return settings, str(ssh), []
+    return settings, LAB, []
 
 
 def lab_hosts() -> list[str]:
@@ -212,16 +232,16 @@ def main() -> int:
         subprocess.run(["scripts/lab.sh", "hosts"], cwd=ROOT, env=env, check=True)
         hosts = lab_hosts()
         first = converge(env)
-    overlay = None
+    ssh = None
     if any(name.startswith("ssh") for name in variants):
         if len(hosts) != 1:
             raise SystemExit(f"the ssh variants measure a one-host lab; found {hosts}")
-        overlay = ssh_overlay(hosts[0], ROOT / ".cache" / "bench-ssh")
+        ssh = ssh_inventory(hosts[0], ROOT / ".cache" / "bench-ssh", ROOT / ".cache" / "bench-ssh-keys")
     records: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for round_number in range(1, args.reruns + 1):
         for name in variants:
-            settings, extra = variant_settings(name, env, overlay)
-            records[name].append(converge(settings, extra))
+            settings, inventory, extra = variant_settings(name, env, ssh)
+            records[name].append(converge(settings, inventory, extra))
             print(f"round {round_number} {name}: {records[name][-1]['seconds']} s, "
                   f"changed {records[name][-1]['changed']}", flush=True)
         write_results(args.output, first, records)

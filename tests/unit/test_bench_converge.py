@@ -294,13 +294,24 @@ def test_variants_are_checked_and_the_baseline_always_runs_first() -> None:
 
 def test_variant_settings_change_only_what_the_variant_names(tmp_path: Path) -> None:
     env = {"PATH": "/bin"}
-    overlay = tmp_path / "inventory.yml"
-    assert bench.variant_settings("docker", env, None) == (env, [])
-    assert bench.variant_settings("docker-unpipelined", env, None) == ({**env, "ANSIBLE_PIPELINING": "False"}, [])
-    assert bench.variant_settings("docker-unprobed", env, None) == (env, ["-e", "hearth_package_probe=false"])
-    settings, extra = bench.variant_settings("ssh-mitogen", env, overlay)
-    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and extra == ["-i", str(overlay)]
+    assert bench.variant_settings("docker", env, None) == (env, "inventories/lab", [])
+    assert bench.variant_settings("docker-unpipelined", env, None) == (
+        {**env, "ANSIBLE_PIPELINING": "False"}, "inventories/lab", [])
+    assert bench.variant_settings("docker-unprobed", env, None) == (
+        env, "inventories/lab", ["-e", "hearth_package_probe=false"])
+    settings, inventory, extra = bench.variant_settings("ssh-mitogen", env, tmp_path)
+    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and inventory == str(tmp_path) and extra == []
     assert "ANSIBLE_PIPELINING" not in settings
+
+
+def test_the_ssh_inventory_keeps_the_lab_groups_and_changes_only_the_connection() -> None:
+    lab = {"all": {"vars": {"ansible_connection": "docker"}, "children": {"data": {"hosts": {"lab-1": None}}}}}
+    copy = bench.over_ssh(lab, "lab-1", "172.17.0.2", Path("/k/id"), Path("/k/known"))
+    assert copy["all"]["children"] == lab["all"]["children"] and copy["all"]["vars"] == lab["all"]["vars"]
+    assert copy["all"]["hosts"]["lab-1"] == {
+        "ansible_connection": "ssh", "ansible_host": "172.17.0.2", "ansible_ssh_private_key_file": "/k/id",
+        "ansible_ssh_common_args": "-o UserKnownHostsFile=/k/known"}
+    assert "hosts" not in lab["all"]
 
 
 def test_results_are_written_after_each_round_with_the_baseline_under_its_earlier_names(tmp_path: Path) -> None:
