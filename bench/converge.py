@@ -132,7 +132,7 @@ def variant_summary(records: list[dict[str, Any]], baseline_median: float | None
     }
 
 
-def ssh_inventory(host: str, work: Path, keys: Path, lab: Path = ROOT / "inventories" / "lab") -> Path:
+def ssh_inventory(host: str, work: Path, keys: Path, lab: Path = ROOT / LAB) -> Path:
     """A copy of the lab's inventory that reaches `host` over SSH at its container address.
 
     The copy lives two levels below the repository, like inventories/lab, and links the lab's
