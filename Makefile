@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-backup bench-scan bench-vector clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-backup bench-molecule bench-scan bench-vector clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ test: venv engine ## Everything: lint and the unit tests beside every molecule s
 
 bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
 	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse) $(if $(VARIANTS),--variants $(VARIANTS))
+
+bench-molecule: venv image ## Molecule's idempotence and check steps, Ansible's strategy against Mitogen's on one converged scenario (SCENARIO=caddy); bench/results/molecule_steps.json
+	$(VENV)/bin/python bench/molecule_steps.py $(if $(SCENARIO),--scenario $(SCENARIO))
 
 bench-vector: venv ## pgvector HNSW build and recall on the lab's Postgres, defaults against derived settings (bench/results/vector.json)
 	$(VENV)/bin/python bench/vector.py --dsn "postgresql://app:$$(cat inventories/lab/.secrets/postgres_app)@127.0.0.1:15432/app"
