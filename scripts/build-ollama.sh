@@ -76,8 +76,11 @@ mkdir -p "$vendor/miniaudio"
 cp "$work"/sdist/miniaudio-*/miniaudio/miniaudio.h "$vendor/miniaudio/"
 
 log "building (CPU, $JOBS jobs); this takes a while"
-# The version is stamped like upstream's release build so `ollama --version` reports it.
+# The version is stamped like upstream's release build so `ollama --version` reports it. The
+# binary is stripped (-s -w), so cgo's default `-g` would only make the C and C++ compilers
+# write debug information the linker then drops: -O2 alone, unless the caller sets the flags.
 (cd "$work/src" && CGO_ENABLED=1 GOFLAGS=-mod=mod GOMAXPROCS="$JOBS" \
+  CGO_CFLAGS="${CGO_CFLAGS:--O2}" CGO_CXXFLAGS="${CGO_CXXFLAGS:--O2}" \
   nice -n 10 "$GO" build -p "$JOBS" -trimpath \
     -ldflags "-w -s -X=github.com/ollama/ollama/version.Version=$VERSION" -o "$work/ollama" .)
 

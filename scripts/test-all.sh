@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Managed in the Hearth repository. `make test`: every test, in the least wall time two cores allow.
 #
-# Two sides run at once and a failure on either stops the other and fails the run:
-# - static: yamllint, ansible-lint and the Python tests, in one process, from the start (they need
-#   only the venv). Their output is kept in a log and printed when they finish.
+# The work is CPU-bound on a small machine, so it is spread where a core is idle, and a failure
+# anywhere stops everything still running and fails the run:
+# - lint (yamllint, ansible-lint) from the start: it needs only the venv and fails fastest.
 # - molecule: the base image, then every scenario one at a time (a lock serialises them; each keeps
 #   about one core busy). Only the platform scenario uses the artifacts built from source (MinIO,
-#   Caddy, Ollama, the test model, the reference app's images), so they are built while the other
-#   scenarios run and the platform scenario goes last, after they are ready. On a machine with
-#   them cached the build is a few seconds of checks.
+#   Caddy, Ollama, the test model, the reference app's images), so they are built from the start,
+#   beside the base image and the other scenarios, and the platform scenario goes last, after they
+#   are ready. On a machine with them cached the build is a few seconds of checks.
+# - the Python tests beside the platform scenario: its converge and verify leave about half of
+#   the second core idle (waits on services, rolling deploys, alerts), while before it the
+#   scenarios and the builds already keep both cores busy.
+# Each side's output is kept in a log under .cache/test-logs and printed when it ends.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=.cache/test-logs
 mkdir -p "$logs"
-static_log="$logs/lint-and-unit.log"
+lint_log="$logs/lint.log"
+unit_log="$logs/unit.log"
 artifacts_log="$logs/artifacts.log"
 # The scenarios that need `make artifacts`; every other scenario runs while they are built.
 platform=tests/molecule/test_scenarios.py::test_scenario[platform]
@@ -26,53 +31,74 @@ kill_tree() {
   for child in $children; do kill_tree "$child"; done
 }
 
-static() {
-  yamllint -s . && ansible-lint --profile production --offline -q && pytest -m "not molecule"
+# race NAME_A PID_A NAME_B PID_B: wait for two running sides. The first to fail stops the other;
+# otherwise both finish. Returns the failing side's rc, or 0.
+race() {
+  local name_a=$1 pid_a=$2 name_b=$3 pid_b=$4 rc first other other_pid
+  wait -n "$pid_a" "$pid_b"
+  rc=$?
+  if kill -0 "$pid_a" 2>/dev/null; then
+    first=$name_b; other=$name_a; other_pid=$pid_a
+  else
+    first=$name_a; other=$name_b; other_pid=$pid_b
+  fi
+  if [ "$rc" -ne 0 ]; then
+    echo "test-all: $first failed (rc $rc); stopping $other" >&2
+    kill_tree "$other_pid"
+    wait "$other_pid" 2>/dev/null
+    return "$rc"
+  fi
+  wait "$other_pid"
+  rc=$?
+  [ "$rc" -eq 0 ] || echo "test-all: $other failed (rc $rc)" >&2
+  return "$rc"
+}
+
+lint() {
+  { yamllint -s . && ansible-lint --profile production --offline -q; } >"$lint_log" 2>&1
+  local rc=$?
+  echo "--- lint ($lint_log)"
+  cat "$lint_log"
+  return "$rc"
+}
+
+unit() {
+  pytest -m "not molecule" >"$unit_log" 2>&1
+  local rc=$?
+  echo "--- Python tests ($unit_log)"
+  cat "$unit_log"
+  return "$rc"
 }
 
 molecule_side() {
-  make --no-print-directory image || return
   make --no-print-directory artifacts >"$artifacts_log" 2>&1 &
   local artifacts_pid=$!
+  make --no-print-directory image || {
+    local rc=$?
+    kill_tree "$artifacts_pid"
+    return "$rc"
+  }
   pytest -m molecule --deselect "$platform" tests/molecule || {
     local rc=$?
     kill_tree "$artifacts_pid"
     return "$rc"
   }
+  unit &
+  local unit_pid=$!
   wait "$artifacts_pid" || {
     local rc=$?
     echo "test-all: make artifacts failed (rc $rc); its log, $artifacts_log:" >&2
     tail -n 60 "$artifacts_log" >&2
+    kill_tree "$unit_pid"
     return "$rc"
   }
-  pytest "$platform"
+  pytest "$platform" &
+  race "the Python tests" "$unit_pid" "the platform scenario" $!
 }
 
-static >"$static_log" 2>&1 &
-static_pid=$!
+lint &
+lint_pid=$!
 molecule_side &
 molecule_pid=$!
-stop_all() { kill_tree "$static_pid"; kill_tree "$molecule_pid"; }
-trap 'stop_all; exit 130' INT TERM
-
-# Whichever finishes first decides whether the other may go on.
-wait -n "$static_pid" "$molecule_pid"
-first_rc=$?
-if kill -0 "$static_pid" 2>/dev/null; then
-  first=molecule; other_pid=$static_pid
-else
-  first=static; other_pid=$molecule_pid
-fi
-if [ "$first_rc" -ne 0 ]; then
-  echo "test-all: the $first side failed (rc $first_rc); stopping the other" >&2
-  kill_tree "$other_pid"
-  wait "$other_pid" 2>/dev/null
-  [ "$first" = static ] && { echo "--- lint and unit tests ($static_log)"; cat "$static_log"; }
-  exit "$first_rc"
-fi
-wait "$other_pid"
-other_rc=$?
-echo "--- lint and unit tests ($static_log)"
-cat "$static_log"
-[ "$other_rc" -eq 0 ] || echo "test-all: the $([ "$first" = static ] && echo molecule || echo static) side failed (rc $other_rc)" >&2
-exit "$other_rc"
+trap 'kill_tree "$lint_pid"; kill_tree "$molecule_pid"; exit 130' INT TERM
+race lint "$lint_pid" "the molecule side" "$molecule_pid"

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -78,35 +79,35 @@ def run_scenario(name: str) -> str:
     mitogen = mitogen_environ() if wants_mitogen(base) else {}
     lock_path = ROOT / ".cache" / "molecule.lock"
     lock_path.parent.mkdir(exist_ok=True)
-    parts: list[str] = []
+    logs = ROOT / ".cache" / "molecule-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{name}.log"
     failed = ""
 
-    def step(command: str, no_change: bool) -> int:
+    # Each step's output goes to the log as it is written, so a long scenario can be followed.
+    def step(command: str, no_change: bool, out: TextIO) -> int:
         env = step_environ(base, no_change, mitogen)
-        strategy = env.get("ANSIBLE_STRATEGY", "linear")
-        parts.append(f"=== molecule {command} -s {name} (strategy {strategy})\n")
-        proc = subprocess.run(
+        out.write(f"=== molecule {command} -s {name} (strategy {env.get('ANSIBLE_STRATEGY', 'linear')})\n")
+        out.flush()
+        return subprocess.run(
             [sys.executable, "-m", "molecule", command, "-s", name],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-        )
-        parts.append(ANSI.sub("", proc.stdout))
-        return proc.returncode
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
+        ).returncode
 
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            for command, no_change in STEPS:
-                if step(command, no_change) != 0:
-                    failed = command
-                    break
-        finally:
-            if step("destroy", False) != 0 and not failed:
-                failed = "destroy"
-    log = "".join(parts)
-    logs = ROOT / ".cache" / "molecule-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    (logs / f"{name}.log").write_text(log)
-    assert not failed, f"molecule {failed} -s {name} failed; log: {logs / (name + '.log')}\n{log[-6000:]}"
+        with log_path.open("w") as out:
+            try:
+                for command, no_change in STEPS:
+                    if step(command, no_change, out) != 0:
+                        failed = command
+                        break
+            finally:
+                if step("destroy", False, out) != 0 and not failed:
+                    failed = "destroy"
+    log = ANSI.sub("", log_path.read_text(errors="replace"))
+    log_path.write_text(log)
+    assert not failed, f"molecule {failed} -s {name} failed; log: {log_path}\n{log[-6000:]}"
     return log
 
 
