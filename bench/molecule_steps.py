@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", PY_COLORS="0")
     base["PATH"] = f"{Path(sys.executable).parent}:{base['PATH']}"
-    envs = {"linear": {k: v for k, v in base.items() if k not in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS")},
-            "mitogen_linear": {**base, **runner.mitogen_environ()}}
+    envs = {"linear": runner.strategy_environ(base, None),
+            "mitogen_linear": runner.strategy_environ(base, runner.mitogen_environ())}
     log = ROOT / ".cache" / "molecule-logs" / f"bench-{args.scenario}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")

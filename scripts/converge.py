@@ -394,6 +394,17 @@ def mitogen_environ() -> dict[str, str]:
     return mitogen_settings(Path(list(spec.submodule_search_locations)[0]))
 
 
+def strategy_environ(base: Mapping[str, str], mitogen: Mapping[str, str] | None) -> dict[str, str]:
+    """The base environment without any strategy it inherited, plus Mitogen's settings when given.
+
+    A shell that ran `--mitogen-env` exports the strategy; a run that must use Ansible's own
+    strategy (a test's converge, a benchmark's default variant) drops it here.
+    """
+    env = {k: v for k, v in base.items() if k not in ("ANSIBLE_STRATEGY", "ANSIBLE_STRATEGY_PLUGINS")}
+    env.update(mitogen or {})
+    return env
+
+
 def wants_mitogen(flag: bool, environ: Mapping[str, str]) -> bool:
     """Mitogen is used when asked on the command line or with HEARTH_MITOGEN set to a true value."""
     return flag or environ.get("HEARTH_MITOGEN", "").lower() in ("1", "true", "yes", "on")

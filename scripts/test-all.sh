@@ -54,21 +54,18 @@ race() {
   return "$rc"
 }
 
-lint() {
-  { yamllint -s . && ansible-lint --profile production --offline -q; } >"$lint_log" 2>&1
-  local rc=$?
-  echo "--- lint ($lint_log)"
-  cat "$lint_log"
+# logged TITLE LOG COMMAND...: run a side with its output in LOG, printed under TITLE when it ends.
+logged() {
+  local title=$1 log=$2 rc
+  shift 2
+  "$@" >"$log" 2>&1
+  rc=$?
+  echo "--- $title ($log)"
+  cat "$log"
   return "$rc"
 }
 
-unit() {
-  pytest -m "not molecule" >"$unit_log" 2>&1
-  local rc=$?
-  echo "--- Python tests ($unit_log)"
-  cat "$unit_log"
-  return "$rc"
-}
+lint() { yamllint -s . && ansible-lint --profile production --offline -q; }
 
 molecule_side() {
   make --no-print-directory artifacts >"$artifacts_log" 2>&1 &
@@ -83,7 +80,7 @@ molecule_side() {
     kill_tree "$artifacts_pid"
     return "$rc"
   }
-  unit &
+  logged "Python tests" "$unit_log" pytest -m "not molecule" &
   local unit_pid=$!
   wait "$artifacts_pid" || {
     local rc=$?
@@ -96,7 +93,7 @@ molecule_side() {
   race "the Python tests" "$unit_pid" "the platform scenario" $!
 }
 
-lint &
+logged lint "$lint_log" lint &
 lint_pid=$!
 molecule_side &
 molecule_pid=$!

@@ -14,7 +14,6 @@ them on Ansible's own strategy too.
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pytest
+from converge import runner  # bench/converge.py, which loads scripts/converge.py
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
@@ -35,17 +35,6 @@ RECAP = re.compile(r"^\s*\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+
 STEPS: tuple[tuple[str, bool], ...] = (
     ("destroy", False), ("converge", False), ("idempotence", True), ("check", True), ("verify", False),
 )
-
-
-
-def mitogen_environ() -> dict[str, str]:
-    """Mitogen's settings from scripts/converge.py (a script, not a package, so loaded by path)."""
-    spec = importlib.util.spec_from_file_location("hearth_converge_runner", ROOT / "scripts" / "converge.py")
-    assert spec is not None and spec.loader is not None
-    runner = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = runner  # its dataclasses look their module up there
-    spec.loader.exec_module(runner)
-    return runner.mitogen_environ()
 
 
 def check_step_changes(log: str) -> list[int]:
@@ -64,11 +53,8 @@ def wants_mitogen(environ: Mapping[str, str]) -> bool:
 
 
 def step_environ(base: Mapping[str, str], no_change: bool, mitogen: Mapping[str, str]) -> dict[str, str]:
-    """The environment of one step: the base, plus Mitogen's settings for a no-change step."""
-    env = dict(base)
-    if no_change and wants_mitogen(base):
-        env.update(mitogen)
-    return env
+    """The environment of one step: Mitogen's settings for a no-change step, else Ansible's strategy."""
+    return runner.strategy_environ(base, mitogen if no_change and wants_mitogen(base) else None)
 
 
 def run_scenario(name: str) -> str:
@@ -76,7 +62,7 @@ def run_scenario(name: str) -> str:
     base = dict(os.environ, NO_COLOR="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PY_COLORS="0",
                 PYTHONUNBUFFERED="1")
     base["PATH"] = f"{Path(sys.executable).parent}:{base['PATH']}"
-    mitogen = mitogen_environ() if wants_mitogen(base) else {}
+    mitogen = runner.mitogen_environ() if wants_mitogen(base) else {}
     lock_path = ROOT / ".cache" / "molecule.lock"
     lock_path.parent.mkdir(exist_ok=True)
     logs = ROOT / ".cache" / "molecule-logs"
@@ -136,6 +122,8 @@ def test_only_the_no_change_steps_use_mitogen() -> None:
     assert step_environ({"A": "1"}, True, mitogen) == {"A": "1", **mitogen}
     assert step_environ({"A": "1"}, False, mitogen) == {"A": "1"}
     assert step_environ({"HEARTH_TEST_MITOGEN": "0"}, True, mitogen) == {"HEARTH_TEST_MITOGEN": "0"}
+    # A strategy exported in the caller's shell does not reach the steps that must use Ansible's.
+    assert step_environ({"A": "1", **mitogen}, False, mitogen) == {"A": "1"}
 
 
 def test_every_step_molecule_test_runs_is_run_in_order() -> None:
