@@ -35,6 +35,34 @@ RECAP = re.compile(r"^\s*\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+
 STEPS: tuple[tuple[str, bool], ...] = (
     ("destroy", False), ("converge", False), ("idempotence", True), ("check", True), ("verify", False),
 )
+CREATED = re.compile(r"^created:\s*true\s*$", re.M)
+
+
+def host_names(name: str) -> list[str]:
+    """The container names a scenario creates: its own platforms, else the shared config's one."""
+    import yaml
+
+    platforms = (yaml.safe_load((ROOT / "molecule" / name / "molecule.yml").read_text()) or {}).get("platforms")
+    return [p["name"] for p in platforms] if platforms else [f"{name}-host"]
+
+
+def left_behind(hosts: list[str], containers: list[str], states: list[str]) -> bool:
+    """Whether an earlier run may have left this scenario's hosts: a container by one of their
+    names exists, or a molecule state file still says created (molecule would then skip create).
+    Only then is the first destroy worth its ten seconds."""
+    return bool(set(hosts) & set(containers)) or any(CREATED.search(text) for text in states)
+
+
+def first_destroy_needed(name: str) -> bool:
+    """Ask Docker and molecule's state files whether the first destroy has anything to do."""
+    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"],
+                            capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        return True  # cannot tell: destroy, as molecule test would
+    # Molecule keeps each scenario's state under ~/.ansible/tmp/molecule.<project hash>.<name>/;
+    # another checkout's state only costs a destroy that finds nothing.
+    states = [p.read_text(errors="replace") for p in (Path.home() / ".ansible" / "tmp").glob(f"molecule.*.{name}/state.yml")]
+    return left_behind(host_names(name), listed.stdout.split(), states)
 
 
 def check_step_changes(log: str) -> list[int]:
@@ -85,6 +113,9 @@ def run_scenario(name: str) -> str:
         with log_path.open("w") as out:
             try:
                 for command, no_change in STEPS:
+                    if command == "destroy" and not first_destroy_needed(name):
+                        out.write(f"=== molecule destroy -s {name} skipped: no host or state left behind\n")
+                        continue
                     if step(command, no_change, out) != 0:
                         failed = command
                         break
@@ -124,6 +155,17 @@ def test_only_the_no_change_steps_use_mitogen() -> None:
     assert step_environ({"HEARTH_TEST_MITOGEN": "0"}, True, mitogen) == {"HEARTH_TEST_MITOGEN": "0"}
     # A strategy exported in the caller's shell does not reach the steps that must use Ansible's.
     assert step_environ({"A": "1", **mitogen}, False, mitogen) == {"A": "1"}
+
+
+def test_the_first_destroy_runs_only_when_something_was_left() -> None:
+    created = "converged: false\ncreated: true\ndriver: docker\n"
+    clean = "converged: false\ncreated: false\ndriver: null\n"
+    assert not left_behind(["x-host"], ["other-host"], [clean])
+    assert left_behind(["x-host"], ["other-host", "x-host"], [clean])
+    assert left_behind(["x-host"], [], [clean, created])
+    assert not left_behind(["x-host"], ["x-hostile"], [])
+    assert host_names("platform") == ["platform-host"]
+    assert host_names("common") == ["common-host"]
 
 
 def test_every_step_molecule_test_runs_is_run_in_order() -> None:
