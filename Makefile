@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image artifacts lab lab-hosts lab-down lab-status lint unit molecule test bench bench-backup bench-molecule bench-scan bench-vector clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-multihost lab-down lab-status lint unit molecule test bench bench-backup bench-molecule bench-scan bench-vector clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ lab: venv image artifacts ## Start the lab hosts, converge site.yml on them, pri
 
 lab-hosts: venv image artifacts ## Start and prepare the lab hosts without converging
 	scripts/lab.sh hosts
+
+lab-multihost: venv image artifacts ## Add a second apps host to the lab, converge both, check releases across them under load (bench/results/deploy_multihost.json)
+	mkdir -p inventories/lab/.secrets
+	HEARTH_LAB_INVENTORY=tests/apps/multihost scripts/lab.sh up
+	$(VENV)/bin/python tests/apps/multihost.py
 
 lab-status: ## Print what the lab runs and where
 	scripts/lab.sh status

@@ -65,11 +65,12 @@ class Load:
         return json.loads(self.out.read_text())
 
 
-def playbook(name: str, *extra: str) -> tuple[int, float, str]:
+def playbook(name: str, *extra: str, inventory: str = "inventories/lab") -> tuple[int, float, str]:
+    """Run playbooks/NAME against the lab: return code, wall seconds, and its output."""
     env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
            "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all", "ANSIBLE_FORCE_COLOR": "0"}
     begin = time.monotonic()
-    proc = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventories/lab", f"playbooks/{name}", *extra],
+    proc = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", inventory, f"playbooks/{name}", *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     return proc.returncode, round(time.monotonic() - begin, 1), proc.stdout + proc.stderr
 

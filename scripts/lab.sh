@@ -5,10 +5,11 @@
 #   scripts/lab.sh converge  run site.yml once and report whether anything changed
 #   scripts/lab.sh status    print what runs where
 #   scripts/lab.sh down      remove the hosts and everything the lab generated
+# HEARTH_LAB_INVENTORY picks another lab inventory (tests/apps/multihost adds a second apps host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-INVENTORY=inventories/lab
+INVENTORY=${HEARTH_LAB_INVENTORY:-inventories/lab}
 IMAGE=${HEARTH_LAB_IMAGE:-hearth/debian-systemd:13}
 CACHE=${HEARTH_CACHE:-$HOME/.cache/hearth}
 VENV=${VENV:-.venv}
@@ -105,7 +106,8 @@ smoke() {
 down() {
   local name
   for name in $(docker ps -aq --filter label=hearth.lab=1); do docker rm -f "$name" >/dev/null; done
-  rm -rf "$INVENTORY/.secrets" .cache/facts .cache/lab-ca
+  # Through a link to the lab's secrets (tests/apps/multihost), remove what it points to, not it.
+  rm -rf "$(realpath -m "$INVENTORY/.secrets")" .cache/facts .cache/lab-ca
   log "lab removed (containers, generated secrets, exported lab CA)"
 }
 
