@@ -60,9 +60,19 @@ def release(host: str) -> dict[str, Any]:
     return json.loads(on_host(host, "cat", "/var/lib/hearth/apps/web.json"))["current"]
 
 
+def releases() -> dict[str, dict[str, Any]]:
+    """Each lab host's current web release."""
+    return {host: release(host) for host in HOSTS}
+
+
+def web_ids(host: str) -> list[str]:
+    """IDs of the web containers running on a host."""
+    return on_host(host, "docker", "ps", "-q", "--filter", "label=hearth.app=web").split()
+
+
 def web_names(host: str) -> set[str]:
     """Hostnames of the web containers running on a host: the app answers with its hostname."""
-    ids = on_host(host, "docker", "ps", "-q", "--filter", "label=hearth.app=web").split()
+    ids = web_ids(host)
     if not ids:
         return set()
     return set(on_host(host, "docker", "inspect", "--format", "{{.Config.Hostname}}", *ids).split())
@@ -83,7 +93,7 @@ def main() -> int:
     os.environ["HEARTH_CONNECT"] = "127.0.0.1:8443"
     os.environ["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     names = {host: web_names(host) for host in HOSTS}
-    start = {host: release(host) for host in HOSTS}
+    start = releases()
     expect(len({r["image"] for r in start.values()}) == 1 and all(names.values()),
            f"both hosts must run the same web release first (make lab-multihost): {start}, {names}")
     v1 = start[HOSTS[0]]["image"]
@@ -99,7 +109,7 @@ def main() -> int:
         with bench.Load(tmp, "deploy_v2") as load:
             rc, seconds, output = bench.playbook("deploy.yml", "-e", "refapp_version=2", inventory=INVENTORY)
             seen()
-        after = {host: release(host) for host in HOSTS}
+        after = releases()
         result["deploy_v2"] = {"rc": rc, "seconds": seconds, "releases": after, "load": load.report()}
         expect(rc == 0, f"deploy v2 failed:\n{output[-3000:]}")
         expect(after[HOSTS[0]]["image"] == after[HOSTS[1]]["image"] != v1, f"deploy v2 left {after}")
@@ -110,7 +120,7 @@ def main() -> int:
                f"deploy v2: not both hosts answered: {load.report()['served_by']} against {names}")
         v2 = after[HOSTS[0]]["image"]
 
-        web = on_host(HOSTS[1], "docker", "ps", "-q", "--filter", "label=hearth.app=web").split()
+        web = web_ids(HOSTS[1])
         with bench.Load(tmp, "host_down") as load:
             begin = time.monotonic()
             on_host(HOSTS[1], "docker", "stop", "--time", "1", *web)
@@ -126,7 +136,7 @@ def main() -> int:
 
         with bench.Load(tmp, "failed_v3") as load:
             rc, seconds, output = bench.playbook("deploy.yml", "-e", "refapp_version=3", inventory=INVENTORY)
-        after = {host: release(host) for host in HOSTS}
+        after = releases()
         result["failed_v3"] = {"rc": rc, "seconds": seconds, "releases": after, "load": load.report()}
         expect(rc != 0, "deploy v3, whose health check never passes, succeeded")
         expect("never became healthy" in output, f"deploy v3 failed without naming the release:\n{output[-3000:]}")
@@ -137,7 +147,7 @@ def main() -> int:
         with bench.Load(tmp, "rollback") as load:
             rc, seconds, output = bench.playbook("rollback.yml", inventory=INVENTORY)
             seen()
-        after = {host: release(host) for host in HOSTS}
+        after = releases()
         result["rollback"] = {"rc": rc, "seconds": seconds, "releases": after, "load": load.report()}
         expect(rc == 0, f"rollback failed:\n{output[-3000:]}")
         expect(all(r["image"] == v1 for r in after.values()), f"rollback did not return both hosts to v1: {after}")
