@@ -13,7 +13,12 @@ at the same moment:
 - `ssh`: over SSH into the same lab host, with ansible.cfg's ControlPersist and pipelining, as
   users reach real machines (the benchmark authorises a key of its own for root, and writes a
   copy of the lab's inventory that differs only in how the host is reached);
-- `docker-mitogen` and `ssh-mitogen`: Mitogen's strategy (opt-in for users).
+- `docker-mitogen` and `ssh-mitogen`: Mitogen's strategy (opt-in for users);
+- `docker-skip`, `ssh-skip`, `docker-mitogen-skip`, `ssh-mitogen-skip`: site.yml as shipped,
+  which ends every play at once when nothing changed since the last full converge through the
+  same inventory (roles/converge_state). The other variants run with
+  `converge_state_skip_unchanged=false`, so that every role runs; each of them records its full
+  converge, so a `-skip` variant placed after a full one of the same inventory measures the skip.
 
 For each: the median, tasks per second, the per-task cost, the ratio to `docker`, the median
 seconds per role and the ten slowest tasks that changed nothing. Results go to
@@ -99,7 +104,9 @@ def median_run(records: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
-VARIANTS = ("docker", "docker-unpipelined", "docker-unprobed", "ssh", "docker-mitogen", "ssh-mitogen")
+BASES = ("docker", "docker-unpipelined", "docker-unprobed", "ssh", "docker-mitogen", "ssh-mitogen")
+SKIP = "-skip"
+VARIANTS = BASES + tuple(name + SKIP for name in ("docker", "ssh", "docker-mitogen", "ssh-mitogen"))
 BASELINE = "docker"
 
 
@@ -180,18 +187,26 @@ def over_ssh(inventory: dict[str, Any], host: str, address: str, key: Path, know
 
 
 def variant_settings(name: str, env: dict[str, str], ssh: Path | None) -> tuple[dict[str, str], str, list[str]]:
-    """The environment, inventory and extra ansible-playbook arguments of one variant."""
+    """The environment, inventory and extra ansible-playbook arguments of one variant.
+
+    Variants named `-skip` run site.yml as shipped, which skips every host when nothing changed
+    since the last full converge through the same inventory; the others turn that off, so every
+    role runs and the re-run measures the roles themselves.
+    """
     settings = dict(env)
-    if name.endswith("-mitogen"):
+    skip = name.endswith(SKIP)
+    base = name[:-len(SKIP)] if skip else name
+    extra = [] if skip else ["-e", "converge_state_skip_unchanged=false"]
+    if base.endswith("-mitogen"):
         settings.update(runner.mitogen_environ())
-    if name == "docker-unpipelined":
+    if base == "docker-unpipelined":
         settings["ANSIBLE_PIPELINING"] = "False"
-    if name == "docker-unprobed":
-        return settings, LAB, ["-e", "hearth_package_probe=false"]
-    if name.startswith("ssh"):
+    if base == "docker-unprobed":
+        return settings, LAB, extra + ["-e", "hearth_package_probe=false"]
+    if base.startswith("ssh"):
         assert ssh is not None
-        return settings, str(ssh), []
-    return settings, LAB, []
+        return settings, str(ssh), extra
+    return settings, LAB, extra
 
 
 def lab_hosts() -> list[str]:
@@ -205,8 +220,9 @@ def main() -> int:
     """Recreate the lab hosts, converge once, re-run unchanged in every variant, write the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs per variant (median reported)")
-    parser.add_argument("--variants", default="docker,docker-unpipelined,ssh,docker-mitogen",
-                        help=f"comma-separated, from {', '.join(VARIANTS)}; docker always runs")
+    parser.add_argument("--variants", default="docker,docker-skip,docker-mitogen-skip,ssh,ssh-skip,docker-mitogen",
+                        help=f"comma-separated, from {', '.join(VARIANTS)}; docker always runs first. A -skip "
+                             "variant skips only after a full run through the same inventory (ssh's is a copy)")
     parser.add_argument("--recreate", action="store_true", help="destroy existing lab hosts first")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "converge.json")
     parser.add_argument("--reuse", action="store_true",

@@ -294,14 +294,19 @@ def test_variants_are_checked_and_the_baseline_always_runs_first() -> None:
 
 def test_variant_settings_change_only_what_the_variant_names(tmp_path: Path) -> None:
     env = {"PATH": "/bin"}
-    assert bench.variant_settings("docker", env, None) == (env, "inventories/lab", [])
+    full = ["-e", "converge_state_skip_unchanged=false"]
+    assert bench.variant_settings("docker", env, None) == (env, "inventories/lab", full)
     assert bench.variant_settings("docker-unpipelined", env, None) == (
-        {**env, "ANSIBLE_PIPELINING": "False"}, "inventories/lab", [])
+        {**env, "ANSIBLE_PIPELINING": "False"}, "inventories/lab", full)
     assert bench.variant_settings("docker-unprobed", env, None) == (
-        env, "inventories/lab", ["-e", "hearth_package_probe=false"])
+        env, "inventories/lab", full + ["-e", "hearth_package_probe=false"])
     settings, inventory, extra = bench.variant_settings("ssh-mitogen", env, tmp_path)
-    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and inventory == str(tmp_path) and extra == []
+    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and inventory == str(tmp_path) and extra == full
     assert "ANSIBLE_PIPELINING" not in settings
+    # As shipped: an unchanged platform is skipped, so nothing turns the skip off.
+    assert bench.variant_settings("docker-skip", env, None) == (env, "inventories/lab", [])
+    settings, inventory, extra = bench.variant_settings("ssh-mitogen-skip", env, tmp_path)
+    assert settings["ANSIBLE_STRATEGY"] == "mitogen_linear" and inventory == str(tmp_path) and extra == []
 
 
 def test_the_ssh_inventory_keeps_the_lab_groups_and_changes_only_the_connection() -> None:
