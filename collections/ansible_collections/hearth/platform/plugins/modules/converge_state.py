@@ -251,7 +251,7 @@ def main() -> None:
         except (OSError, subprocess.SubprocessError):
             return 1, "", ""
 
-    now = host_state(run)
+    # The host's state is read only where it is used: for the record, and for a probe that has one.
     result: dict[str, Any] = {
         "changed": False,
         "recorded": record is not None,
@@ -264,13 +264,13 @@ def main() -> None:
             write_record(params["path"], {
                 "fingerprint": params["fingerprint"],
                 "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "state": now,
+                "state": host_state(run),
             })
         module.exit_json(**result)
     if record is not None:
         since = os.stat(params["path"]).st_mtime
         changed = newer_files(params["watch"], since, params["max_reported"])
-        result["drift"] = drift(record, now, changed, params["max_reported"])
+        result["drift"] = drift(record, host_state(run), changed, params["max_reported"])
     module.exit_json(**result)
 
 
