@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv engine image artifacts lab lab-hosts lab-multihost lab-down lab-status lint unit molecule test bench bench-backup bench-molecule bench-scan bench-vector clean
+.PHONY: help venv engine image artifacts lab lab-hosts lab-multihost lab-down lab-status lint unit molecule test bench bench-apt bench-backup bench-molecule bench-scan bench-vector clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,8 +66,11 @@ molecule: venv image artifacts ## Every molecule scenario (converge, idempotence
 test: venv engine ## Everything: lint and the unit tests beside every molecule scenario (one at a time); builds the image and artifacts on the way
 	scripts/test-all.sh
 
-bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts); bench/results/converge.json
-	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse) $(if $(VARIANTS),--variants $(VARIANTS))
+bench: venv image ## Lab converge benchmark (RECREATE=1 to replace existing lab hosts; FIRST=ssh-mitogen for the first converge's path, RERUNS=0 for it alone); bench/results/converge.json
+	$(VENV)/bin/python bench/converge.py $(if $(RECREATE),--recreate) $(if $(REUSE),--reuse) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(FIRST),--first-variant $(FIRST)) $(if $(RERUNS),--reruns $(RERUNS)) $(if $(OUTPUT),--output $(OUTPUT))
+
+bench-apt: venv image ## One apt transaction per role against one for all, replaying a converged lab host's installs on fresh hosts (bench/results/apt_transactions.json)
+	$(VENV)/bin/python bench/apt_transactions.py
 
 bench-molecule: venv image ## Molecule's idempotence and check steps, Ansible's strategy against Mitogen's on one converged scenario (SCENARIO=caddy); bench/results/molecule_steps.json
 	$(VENV)/bin/python bench/molecule_steps.py $(if $(SCENARIO),--scenario $(SCENARIO))

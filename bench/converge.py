@@ -219,7 +219,10 @@ def lab_hosts() -> list[str]:
 def main() -> int:
     """Recreate the lab hosts, converge once, re-run unchanged in every variant, write the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs per variant (median reported)")
+    parser.add_argument("--reruns", type=int, default=3,
+                        help="no-change re-runs per variant (median reported); 0 measures the first converge only")
+    parser.add_argument("--first-variant", default=BASELINE, choices=[name for name in BASES if name != "docker-unprobed"],
+                        help="how the first converge reaches the fresh host (ssh-mitogen: the fastest supported path)")
     parser.add_argument("--variants", default="docker,docker-skip,docker-mitogen-skip,ssh,ssh-skip,docker-mitogen",
                         help=f"comma-separated, from {', '.join(VARIANTS)}; docker always runs first. A -skip "
                              "variant skips only after a full run through the same inventory (ssh's is a copy)")
@@ -247,12 +250,17 @@ def main() -> int:
         subprocess.run(["scripts/lab.sh", "down"], cwd=ROOT, env=env, check=True)
         subprocess.run(["scripts/lab.sh", "hosts"], cwd=ROOT, env=env, check=True)
         hosts = lab_hosts()
-        first = converge(env)
     ssh = None
-    if any(name.startswith("ssh") for name in variants):
+    if any(name.startswith("ssh") for name in [*variants, args.first_variant]):
         if len(hosts) != 1:
             raise SystemExit(f"the ssh variants measure a one-host lab; found {hosts}")
         ssh = ssh_inventory(hosts[0], ROOT / ".cache" / "bench-ssh", ROOT / ".cache" / "bench-ssh-keys")
+    if not args.reuse:
+        first = converge(*variant_settings(args.first_variant, env, ssh))
+        first["variant"] = args.first_variant
+        print(f"first converge ({args.first_variant}): {first['seconds']} s, {first['tasks']} task results", flush=True)
+        if args.reruns == 0:
+            write_results(args.output, first, {BASELINE: []})
     records: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for round_number in range(1, args.reruns + 1):
         for name in variants:
@@ -268,6 +276,15 @@ def main() -> int:
 def write_results(output: Path, first: dict[str, Any] | None, records: dict[str, list[dict[str, Any]]]) -> None:
     """Write what the rounds so far measured; the baseline's fields keep their earlier names."""
     reruns = records[BASELINE]
+    if not reruns:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps({
+            "benchmark": "lab converge of site.yml, first converge only",
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "first_converge": first,
+        }, indent=2) + "\n")
+        return
     baseline_median = statistics.median(r["seconds"] for r in reruns)
     result = {
         "benchmark": "lab converge of site.yml",
