@@ -10,6 +10,8 @@ task files:
 - the apt task that installs from the new source must refresh the index when the source was just
   added, whatever the index's age: a constant cache_valid_time skips the update when another
   role refreshed the cache minutes before, and the install then finds no such package.
+And one rule of trust: the downloaded key's fingerprint is compared with the role's variable
+before any source names the key, so a tampered key fails the run.
 """
 from __future__ import annotations
 
@@ -77,3 +79,16 @@ def test_the_install_after_a_new_source_refreshes_the_index(task_file: Path) -> 
     assert valid is None or (isinstance(valid, str) and "changed" in valid), (
         f"{task_file}: {install['name']!r} has cache_valid_time {valid!r}, which skips the update "
         "for a source added this run when the index is younger than that")
+
+
+@pytest.mark.parametrize("task_file", FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_the_key_fingerprint_is_checked_before_the_source_is_written(task_file: Path) -> None:
+    tasks = _tasks(yaml.safe_load(task_file.read_text()))
+    source = next(i for i, t in enumerate(tasks) if "ansible.builtin.deb822_repository" in t)
+    key = tasks[source]["ansible.builtin.deb822_repository"]["signed_by"]
+    download = next(i for i, t in enumerate(tasks) if t.get("ansible.builtin.get_url", {}).get("dest") == key)
+    checks = [t for t in tasks[download + 1:source]
+              if "gpg --show-keys" in str(t.get("ansible.builtin.command", "")) and key in str(t)]
+    assert checks, f"{task_file}: nothing checks {key}'s fingerprint between its download and the source"
+    assert "_fingerprint" in str(checks[0].get("failed_when", "")), (
+        f"{task_file}: {checks[0]['name']!r} does not fail on another fingerprint")
